@@ -1,0 +1,24 @@
+# Two entry points, both starting from nothing: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned, from its CPU build: an unpinned torch would pull a CUDA build of
+# several GB. The package's own requirement (torch>=2.4) is then already satisfied.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+
+demo: install
+	$(BIN)/python -m rnnkit.demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/speed.py

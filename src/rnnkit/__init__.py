@@ -1,0 +1,29 @@
+"""rnnkit: recurrent neural networks on PyTorch, trained by explicit backpropagation
+through time.
+
+* ``rnnkit.cells``: one time step of each cell family (``ElmanCell``, ``LSTMCell``, ``GRUCell``).
+* ``rnnkit.bptt``: the engine (explicit BPTT, autograd unroll, gradient-flow recording).
+* ``rnnkit.layers``: ``Recurrent(cell)``, ``Bidirectional``, ``Stacked``.
+* ``rnnkit.nn``: drop-in ``RNN``, ``LSTM``, ``GRU`` for torch.nn's.
+"""
+
+from rnnkit import bptt, cells, layers, nn
+from rnnkit.bptt import record_gradient_flow
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
+from rnnkit.layers import Bidirectional, Recurrent, Stacked
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bidirectional",
+    "ElmanCell",
+    "GRUCell",
+    "LSTMCell",
+    "Recurrent",
+    "Stacked",
+    "bptt",
+    "cells",
+    "layers",
+    "nn",
+    "record_gradient_flow",
+]

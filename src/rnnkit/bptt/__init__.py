@@ -1,0 +1,14 @@
+"""The engine: the only time loops in rnnkit.
+
+* ``explicit_bptt``: forward over a sequence and backpropagation through time written
+  out by hand, for any cell with a ``Pointwise`` split.
+* ``autograd_unroll``: the cell's own step unrolled under autograd; the test oracle and
+  the fallback for cells without a hand-written derivative.
+* ``record_gradient_flow``: keep ||dL/dh_t|| for every step during backward.
+"""
+
+from rnnkit.bptt.explicit import explicit_bptt
+from rnnkit.bptt.gradient_flow import FlowRecord, GradientFlow, record_gradient_flow
+from rnnkit.bptt.unroll import autograd_unroll
+
+__all__ = ["FlowRecord", "GradientFlow", "autograd_unroll", "explicit_bptt", "record_gradient_flow"]

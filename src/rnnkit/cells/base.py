@@ -1,0 +1,128 @@
+"""The protocol every recurrent cell follows.
+
+A cell is the math of ONE time step. It comes in two pieces:
+
+* ``RecurrentCell`` (an ``nn.Module``) owns the parameters and defines the step as a
+  plain, readable ``forward(x_t, state) -> (y_t, new_state)``. Run under autograd, this
+  is the reference every fast path is tested against.
+* ``Pointwise`` is the part of the step that the engine cannot do as a GEMM, with its
+  hand-derived derivative. A cell that has one runs on the explicit-BPTT engine:
+
+      gates_x = x_t     @ weight_ih.T + bias_ih        # all steps at once: one GEMM
+      gates_h = h_{t-1} @ weight_hh.T + bias_hh        # one GEMM per step
+      new_state, saved = pointwise.forward(gates_x, gates_h, prev_state)
+
+  A cell without one (``pointwise is None``) still works through the autograd unroll.
+
+The pointwise object holds no parameters, so ``rnnkit.nn``'s drop-in modules, which keep
+their weights flat under torch.nn's names, use the same math as the cells.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+
+class CellWeights(NamedTuple):
+    """The weights the engine multiplies with; G = gates * hidden_size, P = output size."""
+
+    weight_ih: Tensor  # (G, I)
+    weight_hh: Tensor  # (G, P)
+    bias_ih: Tensor | None  # (G,)
+    bias_hh: Tensor | None  # (G,)
+    weight_hr: Tensor | None = None  # (P, H): LSTM's output projection, else None
+
+
+class Pointwise(ABC):
+    """The non-GEMM part of one step and its derivative.
+
+    States are tuples of (batch, size) tensors whose first entry ``h`` is the recurrent
+    input and the output. ``forward`` returns the first entry *before* any output
+    projection (the engine applies ``weight_hr``).
+    """
+
+    #: G = num_gates * hidden_size columns in weight_ih / weight_hh.
+    num_gates: int
+    #: True when d(gates_h) differs from d(gates_x) (GRU's reset gate multiplies gates_h).
+    separate_recurrent_grad: bool = False
+
+    @abstractmethod
+    def forward(
+        self, gates_x: Tensor, gates_h: Tensor, prev: tuple[Tensor, ...]
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        """(B, G), (B, G), state -> (new state, tensors that ``backward`` needs)."""
+
+    @abstractmethod
+    def backward(
+        self, grad: tuple[Tensor, ...], saved: tuple[Tensor, ...], prev: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:
+        """dL/d(new state) -> (dL/d gates_x, dL/d gates_h, pointwise part of dL/d prev).
+
+        An entry of the last tuple may be None for zero. The engine adds
+        ``dL/d gates_h @ weight_hh`` to the ``h`` entry itself.
+        """
+
+
+class RecurrentCell(nn.Module):
+    """Base class: sizes, the state layout, zero initial state and the fast split."""
+
+    State: type[Any]  # a NamedTuple whose first field is h
+    pointwise: Pointwise | None = None
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """Size of y_t and of h (the projection size where there is one)."""
+        return self.hidden_size
+
+    def state_sizes(self) -> tuple[int, ...]:
+        """Feature size of each state entry, in ``State`` order."""
+        return (self.output_size,)
+
+    def init_state(
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Any:
+        """Zeros of shape (batch_size, size) for every state entry."""
+        dtype = dtype or self.weight_ih.dtype
+        device = device or self.weight_ih.device
+        return self.State(
+            *(torch.zeros(batch_size, n, device=device, dtype=dtype) for n in self.state_sizes())
+        )
+
+    def weights(self) -> CellWeights:
+        return CellWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+    def reset_parameters(self) -> None:
+        """torch.nn's initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every parameter."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def _make_parameters(self, num_gates: int, recurrent_size: int, bias: bool) -> None:
+        gate_size = num_gates * self.hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(gate_size, self.input_size))
+        self.weight_hh = nn.Parameter(torch.empty(gate_size, recurrent_size))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(gate_size))
+            self.bias_hh = nn.Parameter(torch.empty(gate_size))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"

@@ -1,0 +1,72 @@
+"""The vanilla (Elman, 1990) recurrent cell."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells.base import Pointwise, RecurrentCell
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+class ElmanState(NamedTuple):
+    h: Tensor  # (B, H)
+
+
+class ElmanPointwise(Pointwise):
+    """h_t = act(a_t), a_t = gates_x + gates_h; act' is read off h_t itself."""
+
+    num_gates = 1
+
+    def __init__(self, nonlinearity: str = "tanh") -> None:
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+
+    def forward(self, gates_x, gates_h, prev):
+        pre = gates_x + gates_h
+        h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
+        return (h,), (h,)
+
+    def backward(self, grad, saved, prev):
+        (dh,), (h,) = grad, saved
+        if self.nonlinearity == "tanh":
+            d_pre = dh * (1 - h * h)  # tanh' = 1 - tanh^2
+        else:
+            d_pre = dh * (h > 0)  # relu' = 1 where the output is positive
+        return d_pre, d_pre, (None,)
+
+
+class ElmanCell(RecurrentCell):
+    """Vanilla RNN step, torch.nn.RNNCell's parameters::
+
+        h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),   act = tanh or relu
+
+    Shapes: x_t (B, I), h (B, H); weight_ih (H, I), weight_hh (H, H), biases (H,).
+    ``y_t = h_t``.
+    """
+
+    State = ElmanState
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ) -> None:
+        super().__init__(input_size, hidden_size)
+        self.pointwise = ElmanPointwise(nonlinearity)
+        self.nonlinearity = nonlinearity
+        self._make_parameters(num_gates=1, recurrent_size=hidden_size, bias=bias)
+        self.reset_parameters()
+
+    def forward(self, x: Tensor, state: ElmanState | None = None) -> tuple[Tensor, ElmanState]:
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        pre = torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
+        pre = pre + torch.nn.functional.linear(state.h, self.weight_hh, self.bias_hh)
+        h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
+        return h, ElmanState(h)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"

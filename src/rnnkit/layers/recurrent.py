@@ -1,0 +1,64 @@
+"""``Recurrent(cell)``: one cell run over a sequence in one direction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from rnnkit.bptt import autograd_unroll, explicit_bptt
+from rnnkit.cells.base import RecurrentCell
+from rnnkit.layers.base import SequenceLayer
+from rnnkit.layers.sequence import run_direction
+from rnnkit.layers.validation import check_state
+
+
+class Recurrent(SequenceLayer):
+    """Run ``cell`` over every step of a sequence::
+
+        layer = Recurrent(LSTMCell(8, 64), batch_first=True)
+        y, state = layer(x)                    # x (B, T, 8) -> y (B, T, 64)
+        y, state = layer(x, lengths=lengths)   # padded batch: state is each one's own
+
+    Cells with a ``Pointwise`` split run on the explicit-BPTT engine, others through the
+    autograd unroll. ``reverse=True`` reads each sequence backwards within its length.
+
+    Truncated BPTT: split a long stream into chunks and carry the state, detached, so
+    that gradients stop at the chunk boundary while the state flows on::
+
+        state = None
+        for chunk in stream.split(100, dim=1):             # (B, 100, I) each
+            y, state = layer(chunk, state)
+            loss_fn(y).backward()
+            state = type(state)(*(s.detach() for s in state))
+    """
+
+    def __init__(
+        self, cell: RecurrentCell, reverse: bool = False, batch_first: bool = False, name: str = ""
+    ) -> None:
+        super().__init__(batch_first)
+        if not isinstance(cell, RecurrentCell):
+            raise ValueError(f"cell must be an rnnkit RecurrentCell, got {type(cell).__name__}")
+        self.cell = cell
+        self.reverse = reverse
+        self.name = name or type(cell).__name__ + ("_reverse" if reverse else "")
+        self.input_size = cell.input_size
+        self.output_size = cell.output_size
+
+    def run(self, x: Tensor, state: Any, lengths: Tensor | None) -> tuple[Tensor, Any]:
+        batch = x.shape[1]
+        if state is None:
+            state0 = tuple(self.cell.init_state(batch, x.device, x.dtype))
+        else:
+            shapes = [(batch, n) for n in self.cell.state_sizes()]
+            state0 = check_state(state, shapes, self.cell.weight_ih, "state")
+        y, final = run_direction(self._engine, x, state0, lengths, self.reverse)
+        return y, self.cell.State(*final)
+
+    def _engine(self, x, state0, lengths):
+        if self.cell.pointwise is not None:
+            return explicit_bptt(self.cell.pointwise, self.cell.weights(), x, state0, lengths, self.name)
+        return autograd_unroll(self.cell, x, state0, lengths, self.name)
+
+    def extra_repr(self) -> str:
+        return f"reverse={self.reverse}, batch_first={self.batch_first}"
