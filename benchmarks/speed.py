@@ -179,6 +179,7 @@ def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a results file is meant to be read
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

@@ -7,8 +7,16 @@
 * ``record_gradient_flow``: keep ||dL/dh_t|| for every step during backward.
 """
 
+from rnnkit.bptt import gemm
 from rnnkit.bptt.explicit import explicit_bptt
 from rnnkit.bptt.gradient_flow import FlowRecord, GradientFlow, record_gradient_flow
 from rnnkit.bptt.unroll import autograd_unroll
 
-__all__ = ["FlowRecord", "GradientFlow", "autograd_unroll", "explicit_bptt", "record_gradient_flow"]
+__all__ = [
+    "FlowRecord",
+    "GradientFlow",
+    "autograd_unroll",
+    "explicit_bptt",
+    "gemm",
+    "record_gradient_flow",
+]

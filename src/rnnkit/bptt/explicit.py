@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
-from torch.nn.functional import linear
 
+from rnnkit.bptt.gemm import contract_rows, linear, matmul
 from rnnkit.bptt.gradient_flow import FlowRecord, new_record, step_norms
 from rnnkit.cells.base import CellWeights, Pointwise
 
@@ -64,8 +64,9 @@ class _ExplicitBPTT(torch.autograd.Function):
         gates_x = linear(x, w_ih, b_ih)  # (T, B, G)
         # Every state entry of every step, zero where a sequence has ended.
         # Entry 0 (h, after projection) is also the output y.
-        states = [x.new_zeros(steps, *s.shape) for s in state0]
-        pre_projection = x.new_zeros(steps, batch, w_hr.shape[1]) if w_hr is not None else None
+        alloc = _allocator(x, lengths)
+        states = [alloc(steps, *s.shape) for s in state0]
+        pre_projection = alloc(steps, batch, w_hr.shape[1]) if w_hr is not None else None
         saved = []
         for t, rows in enumerate(batch_sizes):
             prev = _previous(state0, states, t, rows)
@@ -74,7 +75,7 @@ class _ExplicitBPTT(torch.autograd.Function):
             saved.append(keep)
             if w_hr is not None:
                 pre_projection[t, :rows] = new[0]
-                new = (new[0] @ w_hr.T, *new[1:])
+                new = (linear(new[0], w_hr), *new[1:])
             for buffer, value in zip(states, new):
                 buffer[t, :rows] = value
 
@@ -85,7 +86,8 @@ class _ExplicitBPTT(torch.autograd.Function):
             every = torch.arange(batch, device=x.device)
             final = [s[last, every] for s in states]
 
-        ctx.pointwise, ctx.batch_sizes, ctx.record = pointwise, batch_sizes, record
+        ctx.pointwise, ctx.lengths, ctx.batch_sizes = pointwise, lengths, batch_sizes
+        ctx.record = record
         ctx.steps_saved, ctx.extra_states = saved, states[1:]
         ctx.pre_projection = pre_projection
         # y goes through save_for_backward so that changing it in place is caught.
@@ -104,10 +106,11 @@ class _ExplicitBPTT(torch.autograd.Function):
         # Running dL/d(state_t) for every sequence; a finished sequence keeps
         # dL/d(final state) here until the backward loop reaches its last step.
         carry = [g.clone() for g in grad_final]
-        d_gates_x = x.new_zeros(steps, x.shape[1], gates)
-        d_gates_h = x.new_zeros(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
+        alloc = _allocator(x, ctx.lengths)
+        d_gates_x = alloc(steps, x.shape[1], gates)
+        d_gates_h = alloc(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
         keep_dh = w_hr is not None or ctx.record is not None
-        d_h_all = x.new_zeros(states[0].shape) if keep_dh else None
+        d_h_all = alloc(states[0].shape) if keep_dh else None
 
         for t in reversed(range(steps)):
             rows = batch_sizes[t]
@@ -115,13 +118,13 @@ class _ExplicitBPTT(torch.autograd.Function):
             d_h = carry[0][:rows] + grad_y[t, :rows]
             if d_h_all is not None:
                 d_h_all[t, :rows] = d_h
-            d_out = d_h @ w_hr if w_hr is not None else d_h
+            d_out = matmul(d_h, w_hr) if w_hr is not None else d_h
             grad = (d_out, *(c[:rows] for c in carry[1:]))
             d_gx, d_gh, d_prev = pointwise.backward(grad, ctx.steps_saved[t], prev)
             d_gates_x[t, :rows] = d_gx
             if d_gates_h is not d_gates_x:
                 d_gates_h[t, :rows] = d_gh
-            d_h_prev = d_gh @ w_hh
+            d_h_prev = matmul(d_gh, w_hh)
             if d_prev[0] is not None:
                 d_h_prev += d_prev[0]
             carry[0][:rows] = d_h_prev
@@ -136,6 +139,12 @@ class _ExplicitBPTT(torch.autograd.Function):
         return (None, None, None, *grads, *carry)
 
 
+def _allocator(x: Tensor, lengths: list[int] | None):
+    """Buffers are written in full when every sequence runs all T steps; otherwise
+    the rows past a sequence's end must read as zero."""
+    return x.new_empty if lengths is None else x.new_zeros
+
+
 def _previous(state0, states, t: int, rows: int) -> tuple[Tensor, ...]:
     """State_{t-1} of the first ``rows`` sequences."""
     if t == 0:
@@ -147,16 +156,16 @@ def _weight_gradients(ctx, x, y, w_ih, w_hh, w_hr, h0, d_gates_x, d_gates_h, d_h
     """dL/dx and every weight gradient as one GEMM over all T * B rows each."""
     need = ctx.needs_input_grad  # (pointwise, lengths, record, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...)
     flat_dgx = d_gates_x.flatten(0, 1)  # (T*B, G)
-    d_x = d_gates_x @ w_ih if need[3] else None
-    d_w_ih = flat_dgx.T @ x.flatten(0, 1) if need[4] else None
+    d_x = matmul(d_gates_x, w_ih) if need[3] else None
+    d_w_ih = contract_rows(flat_dgx, x.flatten(0, 1)) if need[4] else None
     d_w_hh = None
     if need[5]:
         # h_{t-1} is h0 for t = 0 and y_{t-1} after that.
         h_prev = y[:-1].flatten(0, 1)
-        d_w_hh = d_gates_h[0].T @ h0 + d_gates_h[1:].flatten(0, 1).T @ h_prev
+        d_w_hh = d_gates_h[0].T @ h0 + contract_rows(d_gates_h[1:].flatten(0, 1), h_prev)
     d_b_ih = d_gates_x.sum((0, 1)) if ctx.has_bias and need[6] else None
     d_b_hh = d_gates_h.sum((0, 1)) if ctx.has_bias and need[7] else None
     d_w_hr = None
     if w_hr is not None and need[8]:
-        d_w_hr = d_h_all.flatten(0, 1).T @ ctx.pre_projection.flatten(0, 1)
+        d_w_hr = contract_rows(d_h_all.flatten(0, 1), ctx.pre_projection.flatten(0, 1))
     return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
