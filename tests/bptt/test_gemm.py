@@ -12,7 +12,8 @@ needs_onednn = pytest.mark.skipif(not gemm.use_onednn, reason="torch build witho
 
 
 def _relative_error(got, want):
-    return float((got.detach().double() - want).abs().max() / want.abs().max())
+    got, want = got.detach().double(), want.detach()
+    return float((got - want).abs().max() / want.abs().max())
 
 
 @needs_onednn
