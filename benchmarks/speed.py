@@ -43,7 +43,10 @@ import rnnkit.nn
 Size = tuple[int, int, int, int]  # (B, T, I, H)
 KINDS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}  # CLI name -> class name in both libs
 DEFAULT_SIZES: list[Size] = [
-    (16, 500, 8, 64), (32, 200, 32, 128), (64, 100, 128, 256), (128, 50, 256, 512)
+    (16, 500, 8, 64),
+    (32, 200, 32, 128),
+    (64, 100, 128, 256),
+    (128, 50, 256, 512),
 ]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "speed.md"
 WARMUP = 2
@@ -122,8 +125,12 @@ def measure_case(kind: str, size: Size, repeats: int) -> dict[str, float]:
     reference, ours, x = build_pair(kind, size)
     (torch_train, ours_train) = interleaved_medians(time_train, reference, ours, x, repeats)
     (torch_infer, ours_infer) = interleaved_medians(time_infer, reference, ours, x, repeats)
-    return dict(torch_train=torch_train, ours_train=ours_train, torch_infer=torch_infer,
-                ours_infer=ours_infer)
+    return dict(
+        torch_train=torch_train,
+        ours_train=ours_train,
+        torch_infer=torch_infer,
+        ours_infer=ours_infer,
+    )
 
 
 def cpu_model() -> str:

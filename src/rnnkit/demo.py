@@ -37,8 +37,12 @@ class CharModel(nn.Module):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--text", default=TEXT, help="what to learn (default: %(default)r)")
-    parser.add_argument("--steps", type=int, default=300, help="training steps (default: %(default)s)")
-    parser.add_argument("--hidden", type=int, default=32, help="LSTM hidden size (default: %(default)s)")
+    parser.add_argument(
+        "--steps", type=int, default=300, help="training steps (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=32, help="LSTM hidden size (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if len(args.text) < 2:
         parser.error(f"--text must have at least 2 characters, got {args.text!r}")

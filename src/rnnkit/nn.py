@@ -59,7 +59,9 @@ class _StackedRecurrent(Module):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         if proj_size >= hidden_size:
-            raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
+            raise ValueError(
+                f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}"
+            )
         self.dropout = check_probability(dropout, "dropout", allow_one=True)
         if self.dropout > 0 and num_layers == 1:
             warnings.warn(
@@ -89,7 +91,9 @@ class _StackedRecurrent(Module):
                 for name, shape in shapes.items():
                     if shape is not None:
                         self.register_parameter(name, Parameter(torch.empty(shape, **factory)))
-                names.append(CellWeights(*(n if s is not None else None for n, s in shapes.items())))
+                names.append(
+                    CellWeights(*(n if s is not None else None for n, s in shapes.items()))
+                )
             self._weight_names.append(names)
         self.reset_parameters()
 
@@ -127,8 +131,14 @@ class _StackedRecurrent(Module):
         weight = self.weight_ih_l0
         unbatched = isinstance(x, Tensor) and x.dim() == 2 and layout.packed is None
         if unbatched:  # (T, I), as torch.nn allows; state is then (L * D, size)
+            if lengths is not None:
+                raise ValueError(
+                    "lengths must be None for unbatched (T, I) input: it is one sequence"
+                )
             x = x.unsqueeze(1)
-        shape = "(B, T, I) or unbatched (T, I)" if self.batch_first else "(T, B, I) or unbatched (T, I)"
+        shape = (
+            "(B, T, I) or unbatched (T, I)" if self.batch_first else "(T, B, I) or unbatched (T, I)"
+        )
         check_input(x, self.input_size, weight, "input", shape)
         shapes = self._state_shapes(x.shape[1])
         if hx is None:
@@ -156,7 +166,9 @@ class _StackedRecurrent(Module):
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
 
-        final_state = [torch.stack(entry) for entry in zip(*finals)]  # (L * D, B, size) each
+        final_state = [
+            torch.stack(entry) for entry in zip(*finals, strict=True)
+        ]  # (L * D, B, size) each
         if unbatched:
             x = x.squeeze(1)
             final_state = [s.squeeze(1) for s in final_state]
@@ -207,7 +219,9 @@ class RNN(_StackedRecurrent):
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
-        return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity={self.nonlinearity!r}"
+        return (
+            text if self.nonlinearity == "tanh" else f"{text}, nonlinearity={self.nonlinearity!r}"
+        )
 
 
 class LSTM(_StackedRecurrent):

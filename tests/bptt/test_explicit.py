@@ -34,10 +34,10 @@ def test_engine_matches_autograd_unroll(name, lengths):
         results.append((y, state, grads))
     (y, state, grads), (y_ref, state_ref, grads_ref) = results
     assert_close(y, y_ref, 1e-10, "output")
-    for k, (s, s_ref) in enumerate(zip(state, state_ref)):
+    for k, (s, s_ref) in enumerate(zip(state, state_ref, strict=True)):
         assert_close(s, s_ref, 1e-10, f"final state[{k}]")
     assert len(grads) == len(grads_ref) == len(leaves)
-    for k, (g, g_ref) in enumerate(zip(grads, grads_ref)):
+    for k, (g, g_ref) in enumerate(zip(grads, grads_ref, strict=True)):
         assert_close(g, g_ref, 1e-10, f"gradient of leaf {k}")
 
 
@@ -48,8 +48,13 @@ def test_gradcheck_through_engine(name, lengths):
     params = tuple(p.detach().requires_grad_() for p in cell.weights() if p is not None)
 
     def run(x, *tensors):
-        state0, weights = tensors[: len(cell.state_sizes())], iter(tensors[len(cell.state_sizes()) :])
-        full = type(cell.weights())(*(next(weights) if p is not None else None for p in cell.weights()))
+        state0, weights = (
+            tensors[: len(cell.state_sizes())],
+            iter(tensors[len(cell.state_sizes()) :]),
+        )
+        full = type(cell.weights())(
+            *(next(weights) if p is not None else None for p in cell.weights())
+        )
         y, state = explicit_bptt(cell.pointwise, full, x, state0, lengths)
         return (y, *state)
 
@@ -67,7 +72,9 @@ def test_output_is_zero_past_each_sequence_end():
 def test_only_requested_gradients_are_computed():
     cell, x, state0 = _inputs(CELL_FACTORIES["gru"]())
     x_frozen = x.detach()
-    y, state = explicit_bptt(cell.pointwise, cell.weights(), x_frozen, tuple(s.detach() for s in state0))
+    y, state = explicit_bptt(
+        cell.pointwise, cell.weights(), x_frozen, tuple(s.detach() for s in state0)
+    )
     weighted_loss(y, state).backward()
     assert x_frozen.grad is None
     assert all(p.grad is not None for p in cell.parameters())

@@ -22,14 +22,19 @@ def test_products_match_float64(rows, inner, cols):
     a, w, bias = torch.randn(rows, inner), torch.randn(cols, inner), torch.randn(cols)
     r = torch.randn(rows, cols)
     with torch.no_grad():  # the oneDNN path is taken only where autograd is off
-        assert _relative_error(gemm.linear(a, w, bias), a.double() @ w.double().T + bias.double()) < 1e-5
+        assert (
+            _relative_error(gemm.linear(a, w, bias), a.double() @ w.double().T + bias.double())
+            < 1e-5
+        )
         assert _relative_error(gemm.matmul(a, w.T), a.double() @ w.double().T) < 1e-5
         assert _relative_error(gemm.contract_rows(a, r), a.double().T @ r.double()) < 1e-5
         assert _relative_error(gemm.contract_rows(r, a), r.double().T @ a.double()) < 1e-5
 
 
 @needs_onednn
-@pytest.mark.parametrize("make_cell", [lambda: LSTMCell(64, 128, proj_size=96), lambda: GRUCell(64, 128)])
+@pytest.mark.parametrize(
+    "make_cell", [lambda: LSTMCell(64, 128, proj_size=96), lambda: GRUCell(64, 128)]
+)
 def test_engine_gives_the_same_gradients_on_either_library(make_cell, monkeypatch):
     cell = make_cell()
     x = torch.randn(20, 64, 64, requires_grad=True)
@@ -41,5 +46,5 @@ def test_engine_gives_the_same_gradients_on_either_library(make_cell, monkeypatc
         results.append((y, torch.autograd.grad(y.square().sum() + state[0].sum(), leaves)))
     (y1, g1), (y2, g2) = results
     assert _relative_error(y1, y2.double()) < 1e-5
-    for a, b in zip(g1, g2):
+    for a, b in zip(g1, g2, strict=True):
         assert _relative_error(a, b.double()) < 1e-4

@@ -56,6 +56,8 @@ def test_nothing_is_recorded_outside_the_context():
     cell = ElmanCell(2, 4)
     with record_gradient_flow() as flow:
         pass
-    y, _ = explicit_bptt(cell.pointwise, cell.weights(), torch.randn(5, 1, 2), tuple(cell.init_state(1)))
+    y, _ = explicit_bptt(
+        cell.pointwise, cell.weights(), torch.randn(5, 1, 2), tuple(cell.init_state(1))
+    )
     y.sum().backward()
     assert flow.records == []

@@ -10,7 +10,10 @@ from tests.conftest import assert_close
 
 CASES = [
     (lambda: ElmanCell(5, 7), lambda: torch.nn.RNNCell(5, 7)),
-    (lambda: ElmanCell(5, 7, nonlinearity="relu"), lambda: torch.nn.RNNCell(5, 7, nonlinearity="relu")),
+    (
+        lambda: ElmanCell(5, 7, nonlinearity="relu"),
+        lambda: torch.nn.RNNCell(5, 7, nonlinearity="relu"),
+    ),
     (lambda: ElmanCell(5, 7, bias=False), lambda: torch.nn.RNNCell(5, 7, bias=False)),
     (lambda: LSTMCell(5, 7), lambda: torch.nn.LSTMCell(5, 7)),
     (lambda: LSTMCell(5, 7, bias=False), lambda: torch.nn.LSTMCell(5, 7, bias=False)),
@@ -29,12 +32,12 @@ def test_one_step_matches_torch_cell(make_ours, make_torch):
     y, new_state = ours(x, state)
     expected = theirs(x, tuple(state) if len(state) > 1 else state.h)
     expected = expected if isinstance(expected, tuple) else (expected,)
-    for got, want in zip(new_state, expected):
+    for got, want in zip(new_state, expected, strict=True):
         assert_close(got, want, 1e-6, "state")
     assert_close(y, expected[0], 1e-6, "y")
     grads = torch.autograd.grad(y.square().sum(), list(ours.parameters()))
     torch_grads = torch.autograd.grad(expected[0].square().sum(), list(theirs.parameters()))
-    for got, want in zip(grads, torch_grads):
+    for got, want in zip(grads, torch_grads, strict=True):
         assert_close(got, want, 1e-6, "gradient")
 
 

@@ -25,7 +25,7 @@ def hand_loop(cell, x, lengths, reverse=False):
             y, state = cell(x[t, b : b + 1], state)
             outputs[t, b] = y[0]
         finals.append(state)
-    return outputs, tuple(torch.cat(entry) for entry in zip(*finals))
+    return outputs, tuple(torch.cat(entry) for entry in zip(*finals, strict=True))
 
 
 class NoFastPathLSTM(LSTMCell):
@@ -35,14 +35,22 @@ class NoFastPathLSTM(LSTMCell):
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("make_cell", [lambda: ElmanCell(3, 4), lambda: LSTMCell(3, 4, proj_size=2), lambda: GRUCell(3, 4), lambda: NoFastPathLSTM(3, 4)])
+@pytest.mark.parametrize(
+    "make_cell",
+    [
+        lambda: ElmanCell(3, 4),
+        lambda: LSTMCell(3, 4, proj_size=2),
+        lambda: GRUCell(3, 4),
+        lambda: NoFastPathLSTM(3, 4),
+    ],
+)
 def test_recurrent_matches_hand_loop(make_cell, reverse):
     cell = make_cell()
     x = torch.randn(7, 5, 3)
     y, state = Recurrent(cell, reverse=reverse)(x, lengths=LENGTHS)
     y_ref, state_ref = hand_loop(cell, x, LENGTHS, reverse)
     assert_close(y, y_ref, 1e-6, "output")
-    for s, s_ref in zip(state, state_ref):
+    for s, s_ref in zip(state, state_ref, strict=True):
         assert_close(s, s_ref, 1e-6, "final state")
     assert isinstance(state, cell.State)
 

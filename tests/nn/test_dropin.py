@@ -18,7 +18,13 @@ INPUTS = ["full", "padded", "packed"]
 
 MATRIX = [
     (kind, extra, layers, bidirectional, batch_first, bias, inputs)
-    for kind, extra in [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("LSTM", {}), ("LSTM", {"proj_size": 3}), ("GRU", {})]
+    for kind, extra in [
+        ("RNN", {}),
+        ("RNN", {"nonlinearity": "relu"}),
+        ("LSTM", {}),
+        ("LSTM", {"proj_size": 3}),
+        ("GRU", {}),
+    ]
     for layers, bidirectional, batch_first, bias, inputs in itertools.product(
         [1, 2], [False, True], [False, True], [True, False], INPUTS
     )
@@ -29,7 +35,9 @@ def _run(module, x, inputs, batch_first, hx):
     """Forward and backward; returns output (padded), final state and all gradients."""
     x = x.clone().requires_grad_()
     if inputs == "packed":
-        y, state = module(pack_padded_sequence(x, LENGTHS, batch_first=batch_first, enforce_sorted=False), hx)
+        y, state = module(
+            pack_padded_sequence(x, LENGTHS, batch_first=batch_first, enforce_sorted=False), hx
+        )
         y, _ = pad_packed_sequence(y, batch_first=batch_first, total_length=T)
     elif inputs == "padded" and isinstance(module, rnnkit.nn.LSTM | rnnkit.nn.GRU | rnnkit.nn.RNN):
         y, state = module(x, hx, lengths=LENGTHS)
@@ -40,13 +48,19 @@ def _run(module, x, inputs, batch_first, hx):
     state = state if isinstance(state, tuple) else (state,)
     ramp = torch.linspace(-1, 1, y.numel()).view_as(y)
     loss = (y * ramp).sum() + sum((s * s).sum() for s in state)
-    leaves = [x, *(h for h in (hx if isinstance(hx, tuple) else (hx,)) if h is not None), *module.parameters()]
+    leaves = [
+        x,
+        *(h for h in (hx if isinstance(hx, tuple) else (hx,)) if h is not None),
+        *module.parameters(),
+    ]
     return y, state, torch.autograd.grad(loss, leaves)
 
 
 @pytest.mark.parametrize("kind, extra, layers, bidirectional, batch_first, bias, inputs", MATRIX)
 def test_matches_torch_nn(kind, extra, layers, bidirectional, batch_first, bias, inputs):
-    kwargs = dict(num_layers=layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias, **extra)
+    kwargs = dict(
+        num_layers=layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias, **extra
+    )
     theirs = getattr(torch.nn, kind)(I, H, **kwargs)
     ours = getattr(rnnkit.nn, kind)(I, H, **kwargs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
@@ -58,9 +72,11 @@ def test_matches_torch_nn(kind, extra, layers, bidirectional, batch_first, bias,
     y, state, grads = _run(ours, x, inputs, batch_first, hx)
     y_ref, state_ref, grads_ref = _run(theirs, x, inputs, batch_first, hx)
     assert_close(y, y_ref, 1e-5, "output")
-    for k, (s, s_ref) in enumerate(zip(state, state_ref)):
+    for k, (s, s_ref) in enumerate(zip(state, state_ref, strict=True)):
         assert_close(s, s_ref, 1e-5, f"final state[{k}]")
-    names = ["input", "hx", "cx"][: len(grads) - len(list(ours.parameters()))] + [n for n, _ in ours.named_parameters()]
+    names = ["input", "hx", "cx"][: len(grads) - len(list(ours.parameters()))] + [
+        n for n, _ in ours.named_parameters()
+    ]
     for name, g, g_ref in zip(names, grads, grads_ref, strict=True):
         assert_close(g, g_ref, 1e-5, f"gradient of {name}")
 
@@ -74,7 +90,11 @@ def test_default_state_and_unbatched_input(kind):
         y, state = ours(x)
         y_ref, state_ref = theirs(x)
         assert_close(y, y_ref, 1e-5, "output")
-        for s, s_ref in zip(state if kind == "LSTM" else (state,), state_ref if kind == "LSTM" else (state_ref,)):
+        for s, s_ref in zip(
+            state if kind == "LSTM" else (state,),
+            state_ref if kind == "LSTM" else (state_ref,),
+            strict=True,
+        ):
             assert s.shape == s_ref.shape
             assert_close(s, s_ref, 1e-5, "state")
 

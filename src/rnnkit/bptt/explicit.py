@@ -14,9 +14,9 @@ every step so that dL/dx, dL/dW_ih, dL/dW_hh, dL/dW_hr and the biases are single
 (or sums) over all T * B rows once the loop is done, as cuDNN does.
 
 Variable lengths: since the batch is sorted, the sequences still running at step t are
-the first b_t rows. Rows that have finished are simply not touched again, so their
-state buffers keep the final state, and in backward their running gradient keeps
-dL/d(final state) until the step where they end. Outputs past a sequence's end are 0.
+the first b_t rows, and a finished row is simply not touched again: its outputs stay 0,
+its final state is read at its own last step, and in backward its running gradient holds
+dL/d(final state) untouched until the loop reaches that step.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt.gemm import contract_rows, linear, matmul
-from rnnkit.bptt.gradient_flow import FlowRecord, new_record, step_norms
+from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.cells.base import CellWeights, Pointwise
 
 
@@ -76,7 +76,7 @@ class _ExplicitBPTT(torch.autograd.Function):
             if w_hr is not None:
                 pre_projection[t, :rows] = new[0]
                 new = (linear(new[0], w_hr), *new[1:])
-            for buffer, value in zip(states, new):
+            for buffer, value in zip(states, new, strict=True):
                 buffer[t, :rows] = value
 
         if lengths is None:
@@ -128,7 +128,7 @@ class _ExplicitBPTT(torch.autograd.Function):
             if d_prev[0] is not None:
                 d_h_prev += d_prev[0]
             carry[0][:rows] = d_h_prev
-            for buffer, value in zip(carry[1:], d_prev[1:]):
+            for buffer, value in zip(carry[1:], d_prev[1:], strict=True):
                 buffer[:rows] = 0 if value is None else value
 
         if ctx.record is not None:
@@ -154,7 +154,9 @@ def _previous(state0, states, t: int, rows: int) -> tuple[Tensor, ...]:
 
 def _weight_gradients(ctx, x, y, w_ih, w_hh, w_hr, h0, d_gates_x, d_gates_h, d_h_all):
     """dL/dx and every weight gradient as one GEMM over all T * B rows each."""
-    need = ctx.needs_input_grad  # (pointwise, lengths, record, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...)
+    need = (
+        ctx.needs_input_grad
+    )  # (pointwise, lengths, record, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...)
     flat_dgx = d_gates_x.flatten(0, 1)  # (T*B, G)
     d_x = matmul(d_gates_x, w_ih) if need[3] else None
     d_w_ih = contract_rows(flat_dgx, x.flatten(0, 1)) if need[4] else None

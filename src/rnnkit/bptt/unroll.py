@@ -33,7 +33,9 @@ def autograd_unroll(
         if lengths is not None:
             running = (torch.as_tensor(lengths, device=x.device) > t).unsqueeze(1)  # (B, 1)
             y = y * running
-            new_state = cell.State(*(torch.where(running, n, s) for n, s in zip(new_state, state)))
+            new_state = cell.State(
+                *(torch.where(running, n, s) for n, s in zip(new_state, state, strict=True))
+            )
         state = new_state
         outputs.append(y)
         hidden.append(state[0])

@@ -92,12 +92,16 @@ class LSTMCell(RecurrentCell):
         return (self.output_size, self.hidden_size)
 
     def weights(self) -> CellWeights:
-        return CellWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.weight_hr)
+        return CellWeights(
+            self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.weight_hr
+        )
 
     def forward(self, x: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
-        gates = linear(x, self.weight_ih, self.bias_ih) + linear(state.h, self.weight_hh, self.bias_hh)
+        gates = linear(x, self.weight_ih, self.bias_ih) + linear(
+            state.h, self.weight_hh, self.bias_hh
+        )
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * state.c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

@@ -30,7 +30,10 @@ class SequenceLayer(nn.Module):
         self.batch_first = batch_first
 
     def forward(
-        self, x: Tensor | PackedSequence, state: Any = None, lengths: Tensor | list[int] | None = None
+        self,
+        x: Tensor | PackedSequence,
+        state: Any = None,
+        lengths: Tensor | list[int] | None = None,
     ) -> tuple[Tensor | PackedSequence, Any]:
         x, lengths, layout = to_time_major(x, lengths, self.batch_first)
         shape = "(B, T, I)" if self.batch_first and layout.packed is None else "(T, B, I)"

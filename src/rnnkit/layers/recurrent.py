@@ -57,7 +57,9 @@ class Recurrent(SequenceLayer):
 
     def _engine(self, x, state0, lengths):
         if self.cell.pointwise is not None:
-            return explicit_bptt(self.cell.pointwise, self.cell.weights(), x, state0, lengths, self.name)
+            return explicit_bptt(
+                self.cell.pointwise, self.cell.weights(), x, state0, lengths, self.name
+            )
         return autograd_unroll(self.cell, x, state0, lengths, self.name)
 
     def extra_repr(self) -> str:

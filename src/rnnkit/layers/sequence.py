@@ -14,7 +14,9 @@ from rnnkit.layers.validation import check_lengths
 
 # (x (T, B, I) sorted by length, state0, lengths sorted in decreasing order or None)
 #   -> (y (T, B, P), final state)
-SequenceFn = Callable[[Tensor, tuple[Tensor, ...], "list[int] | None"], tuple[Tensor, tuple[Tensor, ...]]]
+SequenceFn = Callable[
+    [Tensor, tuple[Tensor, ...], "list[int] | None"], tuple[Tensor, tuple[Tensor, ...]]
+]
 
 
 @dataclass
@@ -52,7 +54,10 @@ def from_time_major(y: Tensor, lengths: Tensor | None, layout: Layout) -> Tensor
         sorted_lengths = lengths if order is None else lengths[order.cpu()]
         data = pack_padded_sequence(sorted_y, sorted_lengths).data
         return PackedSequence(
-            data, layout.packed.batch_sizes, layout.packed.sorted_indices, layout.packed.unsorted_indices
+            data,
+            layout.packed.batch_sizes,
+            layout.packed.sorted_indices,
+            layout.packed.unsorted_indices,
         )
     return y.transpose(0, 1) if layout.batch_first else y
 

@@ -43,7 +43,7 @@ class Stacked(SequenceLayer):
         elif not isinstance(state, (list, tuple)) or len(state) != len(self.layers):
             raise ValueError(f"state must be a list of {len(self.layers)} per-layer states or None")
         finals = []
-        for k, (layer, layer_state) in enumerate(zip(self.layers, state)):
+        for k, (layer, layer_state) in enumerate(zip(self.layers, state, strict=True)):
             if k > 0:
                 x = dropout(x, self.dropout, self.training)
             x, final = layer.run(x, layer_state, lengths)

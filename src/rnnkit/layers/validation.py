@@ -29,7 +29,9 @@ def check_input(
         )
     _check_like(x, like, name)
     if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one time step and one sequence, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have at least one time step and one sequence, got shape {tuple(x.shape)}"
+        )
     return x
 
 
@@ -72,11 +74,15 @@ def check_state(
         state = (state,)
     expected = " and ".join(str(s) for s in shapes)
     if not isinstance(state, Sequence) or len(state) != len(shapes):
-        raise ValueError(f"{name} must be {len(shapes)} tensor(s) of shape {expected}, got {state!r:.80}")
-    for k, (tensor, shape) in enumerate(zip(state, shapes)):
+        raise ValueError(
+            f"{name} must be {len(shapes)} tensor(s) of shape {expected}, got {state!r:.80}"
+        )
+    for k, (tensor, shape) in enumerate(zip(state, shapes, strict=True)):
         label = f"{name}[{k}]" if len(shapes) > 1 else name
         if not isinstance(tensor, Tensor):
-            raise ValueError(f"{label} must be a tensor of shape {shape}, got {type(tensor).__name__}")
+            raise ValueError(
+                f"{label} must be a tensor of shape {shape}, got {type(tensor).__name__}"
+            )
         if tuple(tensor.shape) != tuple(shape):
             raise ValueError(f"{label} must have shape {shape}, got {tuple(tensor.shape)}")
         _check_like(tensor, like, label)
@@ -86,7 +92,11 @@ def check_state(
 def check_probability(value: object, name: str, allow_one: bool = False) -> float:
     """A dropout-like rate: a number in [0, 1) (or [0, 1] where torch.nn allows 1)."""
     top_ok = value <= 1 if allow_one else value < 1
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value and top_ok):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0 <= value and top_ok)
+    ):
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
     return float(value)
@@ -94,6 +104,8 @@ def check_probability(value: object, name: str, allow_one: bool = False) -> floa
 
 def _check_like(tensor: Tensor, like: Tensor, name: str) -> None:
     if tensor.device != like.device:
-        raise ValueError(f"{name} must be on the parameters' device {like.device}, got {tensor.device}")
+        raise ValueError(
+            f"{name} must be on the parameters' device {like.device}, got {tensor.device}"
+        )
     if tensor.dtype != like.dtype:
         raise ValueError(f"{name} must have the parameters' dtype {like.dtype}, got {tensor.dtype}")
