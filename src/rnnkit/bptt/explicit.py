@@ -121,10 +121,10 @@ class _ExplicitBPTT(torch.autograd.Function):
             d_out = matmul(d_h, w_hr) if w_hr is not None else d_h
             grad = (d_out, *(c[:rows] for c in carry[1:]))
             d_gx, d_gh, d_prev = pointwise.backward(grad, ctx.steps_saved[t], prev)
-            d_gates_x[t, :rows] = d_gx
+            torch.cat(d_gx, dim=1, out=d_gates_x[t, :rows])
             if d_gates_h is not d_gates_x:
-                d_gates_h[t, :rows] = d_gh
-            d_h_prev = matmul(d_gh, w_hh)
+                torch.cat(d_gh, dim=1, out=d_gates_h[t, :rows])
+            d_h_prev = matmul(d_gates_h[t, :rows], w_hh)
             if d_prev[0] is not None:
                 d_h_prev += d_prev[0]
             carry[0][:rows] = d_h_prev

@@ -60,11 +60,13 @@ class Pointwise(ABC):
     @abstractmethod
     def backward(
         self, grad: tuple[Tensor, ...], saved: tuple[Tensor, ...], prev: tuple[Tensor, ...]
-    ) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[Tensor | None, ...]]:
         """dL/d(new state) -> (dL/d gates_x, dL/d gates_h, pointwise part of dL/d prev).
 
-        An entry of the last tuple may be None for zero. The engine adds
-        ``dL/d gates_h @ weight_hh`` to the ``h`` entry itself.
+        The gate gradients come as their per-gate (B, H) blocks, which the engine writes
+        side by side into its (T, B, G) buffer without an intermediate copy. An entry of
+        the last tuple may be None for zero; the engine adds ``dL/d gates_h @ weight_hh``
+        to the ``h`` entry itself.
         """
 
 

@@ -37,7 +37,7 @@ class ElmanPointwise(Pointwise):
             d_pre = dh * (1 - h * h)  # tanh' = 1 - tanh^2
         else:
             d_pre = dh * (h > 0)  # relu' = 1 where the output is positive
-        return d_pre, d_pre, (None,)
+        return (d_pre,), (d_pre,), (None,)
 
 
 class ElmanCell(RecurrentCell):

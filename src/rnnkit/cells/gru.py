@@ -38,9 +38,7 @@ class GRUPointwise(Pointwise):
         d_n = tanh_backward(dh * (1 - z), n)
         d_r = sigmoid_backward(d_n * h_n, r)
         d_z = sigmoid_backward(dh * (h_prev - n), z)
-        d_gates_x = torch.cat((d_r, d_z, d_n), dim=1)
-        d_gates_h = torch.cat((d_r, d_z, d_n * r), dim=1)
-        return d_gates_x, d_gates_h, (dh * z,)
+        return (d_r, d_z, d_n), (d_r, d_z, d_n * r), (dh * z,)
 
 
 class GRUCell(RecurrentCell):

@@ -39,14 +39,11 @@ class LSTMPointwise(Pointwise):
         dm, dc = grad  # dL/d(o * tanh c_t), dL/dc_t from step t+1
         i, f, g, o, tanh_c = saved
         dc = dc + tanh_backward(dm * o, tanh_c)
-        d_gates = torch.cat(
-            (
-                sigmoid_backward(dc * g, i),
-                sigmoid_backward(dc * prev[1], f),
-                tanh_backward(dc * i, g),
-                sigmoid_backward(dm * tanh_c, o),
-            ),
-            dim=1,
+        d_gates = (
+            sigmoid_backward(dc * g, i),
+            sigmoid_backward(dc * prev[1], f),
+            tanh_backward(dc * i, g),
+            sigmoid_backward(dm * tanh_c, o),
         )
         return d_gates, d_gates, (None, dc * f)
 
