@@ -32,7 +32,8 @@ def to_time_major(
 ) -> tuple[Tensor | object, Tensor | None, Layout]:
     """-> (padded x (T, B, I), lengths as CPU int64 or None, layout).
 
-    ``x`` is only checked to be a tensor of rank 3 here; the caller checks the rest.
+    ``x`` itself is checked by the caller afterwards, so that packed input is checked
+    in its padded form; anything but a 3-D tensor is passed through untouched.
     """
     if isinstance(x, PackedSequence):
         if lengths is not None:
