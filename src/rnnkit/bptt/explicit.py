@@ -67,12 +67,14 @@ class _ExplicitBPTT(torch.autograd.Function):
         alloc = _allocator(x, lengths)
         states = [alloc(steps, *s.shape) for s in state0]
         pre_projection = alloc(steps, batch, w_hr.shape[1]) if w_hr is not None else None
-        saved = []
+        # Inference keeps nothing per step: a long stream costs only its outputs.
+        keeping, saved = any(ctx.needs_input_grad), []
         for t, rows in enumerate(batch_sizes):
             prev = _previous(state0, states, t, rows)
             gates_h = linear(prev[0], w_hh, b_hh)
             new, keep = pointwise.forward(gates_x[t, :rows], gates_h, prev)
-            saved.append(keep)
+            if keeping:
+                saved.append(keep)
             if w_hr is not None:
                 pre_projection[t, :rows] = new[0]
                 new = (linear(new[0], w_hr), *new[1:])
