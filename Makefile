@@ -10,9 +10,12 @@ $(BIN)/python:
 
 # torch first, pinned, from its CPU build: an unpinned torch would pull a CUDA build of
 # several GB. The package's own requirement (torch>=2.4) is then already satisfied.
+# The native engine is built here, ahead of time (about 20 s, cached); if that fails,
+# rnnkit says why and runs its PyTorch engine, so the build may fail without stopping make.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,native]'
+	-$(BIN)/python -m rnnkit.bptt.native.build
 
 demo: install
 	$(BIN)/python -m rnnkit.demo

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import torch
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

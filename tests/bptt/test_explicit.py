@@ -10,6 +10,8 @@ from rnnkit.bptt import autograd_unroll, explicit_bptt
 from tests.bptt.cells import CELL_FACTORIES
 from tests.conftest import assert_close, weighted_loss
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 LENGTHS = [None, [6, 6, 4, 1], [6, 5, 3, 3]]  # sorted, as the engine requires
 
 

@@ -8,6 +8,8 @@ import torch
 from rnnkit.bptt import explicit_bptt, gemm
 from rnnkit.cells import GRUCell, LSTMCell
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 needs_onednn = pytest.mark.skipif(not gemm.use_onednn, reason="torch build without oneDNN")
 
 

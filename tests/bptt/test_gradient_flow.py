@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from rnnkit.bptt import autograd_unroll, explicit_bptt, record_gradient_flow
 from rnnkit.cells import ElmanCell, LSTMCell
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def _norms_by_hand(cell, x, state0):

@@ -11,6 +11,8 @@ from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit.layers import Bidirectional, Recurrent, Stacked
 from tests.conftest import assert_close
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 LENGTHS = torch.tensor([4, 7, 1, 7, 5])  # unsorted on purpose
 
 

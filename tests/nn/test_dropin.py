@@ -12,6 +12,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 import rnnkit.nn
 from tests.conftest import assert_close
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 T, B, I, H = 7, 5, 4, 6
 LENGTHS = torch.tensor([4, 7, 1, 7, 5])
 INPUTS = ["full", "padded", "packed"]

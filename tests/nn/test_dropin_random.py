@@ -3,6 +3,7 @@ rnnkit.nn against torch.nn, outputs, final states and input gradients."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit.nn
 from tests.conftest import assert_close
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 @st.composite

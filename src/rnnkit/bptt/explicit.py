@@ -17,6 +17,10 @@ Variable lengths: since the batch is sorted, the sequences still running at step
 the first b_t rows, and a finished row is simply not touched again: its outputs stay 0,
 its final state is read at its own last step, and in backward its running gradient holds
 dL/d(final state) untouched until the loop reaches that step.
+
+The loops themselves run natively (``rnnkit.bptt.native``) or in PyTorch
+(``rnnkit.bptt.torch_loops``), as ``rnnkit.bptt.backend`` decides; this file holds what
+the two share: the input projection and the gradients that are GEMMs over all steps.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnkit.bptt.backend import loops_for
 from rnnkit.bptt.gemm import contract_rows, linear, matmul
 from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.cells.base import CellWeights, Pointwise
@@ -42,9 +47,13 @@ def explicit_bptt(
 
     ``lengths``, if given, must be sorted in decreasing order, each in [1, T].
     Returns y (T, B, P), zero past each sequence's end, and each sequence's final state.
+    First-order gradients only (no double backward).
     """
     record = new_record(name)
-    y, *state = _ExplicitBPTT.apply(pointwise, lengths, record, x, *weights, *state0)
+    tensors = (x, *weights, *state0)
+    # Inference keeps nothing per step, so a long stream costs only its outputs.
+    keep = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    y, *state = _ExplicitBPTT.apply(pointwise, lengths, record, keep, *tensors)
     return y, tuple(state)
 
 
@@ -58,29 +67,14 @@ def _batch_sizes(lengths: list[int] | None, steps: int, batch: int) -> list[int]
 
 class _ExplicitBPTT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, pointwise, lengths, record, x, w_ih, w_hh, b_ih, b_hh, w_hr, *state0):
+    def forward(ctx, pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, *state0):
         steps, batch, _ = x.shape
         batch_sizes = _batch_sizes(lengths, steps, batch)
-        gates_x = linear(x, w_ih, b_ih)  # (T, B, G)
-        # Every state entry of every step, zero where a sequence has ended.
-        # Entry 0 (h, after projection) is also the output y.
-        alloc = _allocator(x, lengths)
-        states = [alloc(steps, *s.shape) for s in state0]
-        pre_projection = alloc(steps, batch, w_hr.shape[1]) if w_hr is not None else None
-        # Inference keeps nothing per step: a long stream costs only its outputs.
-        keeping, saved = any(ctx.needs_input_grad), []
-        for t, rows in enumerate(batch_sizes):
-            prev = _previous(state0, states, t, rows)
-            gates_h = linear(prev[0], w_hh, b_hh)
-            new, keep = pointwise.forward(gates_x[t, :rows], gates_h, prev)
-            if keeping:
-                saved.append(keep)
-            if w_hr is not None:
-                pre_projection[t, :rows] = new[0]
-                new = (linear(new[0], w_hr), *new[1:])
-            for buffer, value in zip(states, new, strict=True):
-                buffer[t, :rows] = value
-
+        loops = loops_for(pointwise, x)
+        gates_x = linear(x, w_ih, b_ih).contiguous()  # (T, B, G)
+        states, pre_projection, saved = loops.forward_loop(
+            pointwise, gates_x, state0, w_hh, b_hh, w_hr, batch_sizes, keep
+        )
         if lengths is None:
             final = [s[-1].clone() for s in states]
         else:
@@ -88,10 +82,13 @@ class _ExplicitBPTT(torch.autograd.Function):
             every = torch.arange(batch, device=x.device)
             final = [s[last, every] for s in states]
 
-        ctx.pointwise, ctx.lengths, ctx.batch_sizes = pointwise, lengths, batch_sizes
-        ctx.record = record
-        ctx.steps_saved, ctx.extra_states = saved, states[1:]
-        ctx.pre_projection = pre_projection
+        ctx.pointwise, ctx.loops, ctx.batch_sizes, ctx.record = (
+            pointwise,
+            loops,
+            batch_sizes,
+            record,
+        )
+        ctx.saved, ctx.extra_states, ctx.pre_projection = saved, states[1:], pre_projection
         # y goes through save_for_backward so that changing it in place is caught.
         ctx.save_for_backward(x, w_ih, w_hh, w_hr, states[0], *state0)
         ctx.has_bias = b_ih is not None
@@ -101,75 +98,34 @@ class _ExplicitBPTT(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_y, *grad_final):
         x, w_ih, w_hh, w_hr, y, *state0 = ctx.saved_tensors
-        pointwise, batch_sizes = ctx.pointwise, ctx.batch_sizes
-        states = [y, *ctx.extra_states]
-        steps = x.shape[0]
-        gates = w_ih.shape[0]
-        # Running dL/d(state_t) for every sequence; a finished sequence keeps
-        # dL/d(final state) here until the backward loop reaches its last step.
-        carry = [g.clone() for g in grad_final]
-        alloc = _allocator(x, ctx.lengths)
-        d_gates_x = alloc(steps, x.shape[1], gates)
-        d_gates_h = alloc(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
         keep_dh = w_hr is not None or ctx.record is not None
-        d_h_all = alloc(states[0].shape) if keep_dh else None
-
-        for t in reversed(range(steps)):
-            rows = batch_sizes[t]
-            prev = _previous(state0, states, t, rows)
-            d_h = carry[0][:rows] + grad_y[t, :rows]
-            if d_h_all is not None:
-                d_h_all[t, :rows] = d_h
-            d_out = matmul(d_h, w_hr) if w_hr is not None else d_h
-            grad = (d_out, *(c[:rows] for c in carry[1:]))
-            d_gx, d_gh, d_prev = pointwise.backward(grad, ctx.steps_saved[t], prev)
-            torch.cat(d_gx, dim=1, out=d_gates_x[t, :rows])
-            if d_gates_h is not d_gates_x:
-                torch.cat(d_gh, dim=1, out=d_gates_h[t, :rows])
-            d_h_prev = matmul(d_gates_h[t, :rows], w_hh)
-            if d_prev[0] is not None:
-                d_h_prev += d_prev[0]
-            carry[0][:rows] = d_h_prev
-            for buffer, value in zip(carry[1:], d_prev[1:], strict=True):
-                buffer[:rows] = 0 if value is None else value
-
+        d_gates_x, d_gates_h, d_h_all, grad_state0 = ctx.loops.backward_loop(
+            ctx.pointwise, grad_y, grad_final, tuple(state0), [y, *ctx.extra_states], ctx.saved,
+            w_hh, w_hr, ctx.batch_sizes, keep_dh,
+        )  # fmt: skip
         if ctx.record is not None:
             ctx.record.norms = step_norms(d_h_all)
         grads = _weight_gradients(
             ctx, x, y, w_ih, w_hh, w_hr, state0[0], d_gates_x, d_gates_h, d_h_all
         )
-        return (None, None, None, *grads, *carry)
-
-
-def _allocator(x: Tensor, lengths: list[int] | None):
-    """Buffers are written in full when every sequence runs all T steps; otherwise
-    the rows past a sequence's end must read as zero."""
-    return x.new_empty if lengths is None else x.new_zeros
-
-
-def _previous(state0, states, t: int, rows: int) -> tuple[Tensor, ...]:
-    """State_{t-1} of the first ``rows`` sequences."""
-    if t == 0:
-        return tuple(s[:rows] for s in state0)
-    return tuple(s[t - 1, :rows] for s in states)
+        return (None, None, None, None, *grads, *grad_state0)
 
 
 def _weight_gradients(ctx, x, y, w_ih, w_hh, w_hr, h0, d_gates_x, d_gates_h, d_h_all):
     """dL/dx and every weight gradient as one GEMM over all T * B rows each."""
-    need = (
-        ctx.needs_input_grad
-    )  # (pointwise, lengths, record, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...)
+    # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
+    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = ctx.needs_input_grad[4:10]
     flat_dgx = d_gates_x.flatten(0, 1)  # (T*B, G)
-    d_x = matmul(d_gates_x, w_ih) if need[3] else None
-    d_w_ih = contract_rows(flat_dgx, x.flatten(0, 1)) if need[4] else None
+    d_x = matmul(d_gates_x, w_ih) if need_x else None
+    d_w_ih = contract_rows(flat_dgx, x.flatten(0, 1)) if need_w_ih else None
     d_w_hh = None
-    if need[5]:
+    if need_w_hh:
         # h_{t-1} is h0 for t = 0 and y_{t-1} after that.
         h_prev = y[:-1].flatten(0, 1)
         d_w_hh = d_gates_h[0].T @ h0 + contract_rows(d_gates_h[1:].flatten(0, 1), h_prev)
-    d_b_ih = d_gates_x.sum((0, 1)) if ctx.has_bias and need[6] else None
-    d_b_hh = d_gates_h.sum((0, 1)) if ctx.has_bias and need[7] else None
+    d_b_ih = d_gates_x.sum((0, 1)) if ctx.has_bias and need_b_ih else None
+    d_b_hh = d_gates_h.sum((0, 1)) if ctx.has_bias and need_b_hh else None
     d_w_hr = None
-    if w_hr is not None and need[8]:
+    if w_hr is not None and need_w_hr:
         d_w_hr = contract_rows(d_h_all.flatten(0, 1), ctx.pre_projection.flatten(0, 1))
     return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr

@@ -1,0 +1,67 @@
+"""Which time loops the explicit-BPTT engine runs: ``native`` (C++, CPU) or ``torch``.
+
+Chosen by ``RNNKIT_BACKEND=native|torch`` at import, by ``set_backend(name)``, or for a
+block by ``with use_backend(name):``. The default is native when it has been built;
+otherwise rnnkit warns once, with the reason, and runs the PyTorch loops, whose results
+are the same. Cells, devices or dtypes the native loops do not cover always run on torch.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from torch import Tensor
+
+from rnnkit.bptt import native, torch_loops
+from rnnkit.cells.base import Pointwise
+
+BACKENDS = ("native", "torch")
+_backend = os.environ.get("RNNKIT_BACKEND", "native")
+_warned = False
+
+
+def set_backend(name: str) -> None:
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    _backend = name
+
+
+def get_backend() -> str:
+    return _backend
+
+
+@contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    previous = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
+
+
+def loops_for(pointwise: Pointwise, x: Tensor):
+    """The module whose ``forward_loop``/``backward_loop`` run this cell on this input."""
+    global _warned
+    if _backend == "native":
+        if native.available():
+            from rnnkit.bptt.native import loops
+
+            if loops.supports(pointwise, x):
+                return loops
+        elif not _warned:
+            warnings.warn(
+                f"rnnkit's native engine is unavailable ({native.unavailable_reason}); "
+                "using the PyTorch engine, which gives the same results more slowly",
+                stacklevel=4,
+            )
+            _warned = True
+    return torch_loops
+
+
+if _backend not in BACKENDS:
+    raise ValueError(f"RNNKIT_BACKEND must be one of {BACKENDS}, got {_backend!r}")

@@ -1,0 +1,99 @@
+"""The time loops of the explicit-BPTT engine in plain PyTorch: any cell with a
+``Pointwise``, any device, any dtype. About twenty eager ops per step, so at small sizes
+Python's dispatch cost dominates; the native loops (``rnnkit.bptt.native``) remove it."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.bptt.gemm import linear, matmul
+from rnnkit.cells.base import Pointwise
+
+
+def forward_loop(
+    pointwise: Pointwise,
+    gates_x: Tensor,
+    state0: tuple[Tensor, ...],
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    batch_sizes: list[int],
+    keep: bool,
+):
+    """-> (state of every step [(T, B, size) per entry], pre-projection outputs or None,
+    what ``backward_loop`` needs). Entry 0 of the states (h, after projection) is y."""
+    steps, batch, _ = gates_x.shape
+    alloc = allocator(gates_x, batch_sizes)
+    states = [alloc(steps, *s.shape) for s in state0]
+    pre_projection = alloc(steps, batch, w_hr.shape[1]) if w_hr is not None else None
+    saved = []
+    for t, rows in enumerate(batch_sizes):
+        prev = previous(state0, states, t, rows)
+        gates_h = linear(prev[0], w_hh, b_hh)
+        new, kept = pointwise.forward(gates_x[t, :rows], gates_h, prev)
+        if keep:  # inference keeps nothing per step: a long stream costs only its outputs
+            saved.append(kept)
+        if w_hr is not None:
+            pre_projection[t, :rows] = new[0]
+            new = (linear(new[0], w_hr), *new[1:])
+        for buffer, value in zip(states, new, strict=True):
+            buffer[t, :rows] = value
+    return states, pre_projection, saved
+
+
+def backward_loop(
+    pointwise: Pointwise,
+    grad_y: Tensor,
+    grad_final: tuple[Tensor, ...],
+    state0: tuple[Tensor, ...],
+    states: list[Tensor],
+    saved: list,
+    w_hh: Tensor,
+    w_hr: Tensor | None,
+    batch_sizes: list[int],
+    keep_dh: bool,
+):
+    """-> (dL/d gates_x, dL/d gates_h (T, B, G), dL/dh of every step or None, dL/d state0)."""
+    steps, batch, _ = grad_y.shape
+    gates = w_hh.shape[0]
+    # Running dL/d(state_t) for every sequence; a finished sequence keeps
+    # dL/d(final state) here until the loop reaches its last step.
+    carry = [g.clone() for g in grad_final]
+    alloc = allocator(grad_y, batch_sizes)
+    d_gates_x = alloc(steps, batch, gates)
+    d_gates_h = alloc(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
+    d_h_all = alloc(grad_y.shape) if keep_dh else None
+    for t in reversed(range(steps)):
+        rows = batch_sizes[t]
+        prev = previous(state0, states, t, rows)
+        d_h = carry[0][:rows] + grad_y[t, :rows]
+        if d_h_all is not None:
+            d_h_all[t, :rows] = d_h
+        d_out = matmul(d_h, w_hr) if w_hr is not None else d_h
+        grad = (d_out, *(c[:rows] for c in carry[1:]))
+        d_gx, d_gh, d_prev = pointwise.backward(grad, saved[t], prev)
+        torch.cat(d_gx, dim=1, out=d_gates_x[t, :rows])
+        if d_gates_h is not d_gates_x:
+            torch.cat(d_gh, dim=1, out=d_gates_h[t, :rows])
+        d_h_prev = matmul(d_gates_h[t, :rows], w_hh)
+        if d_prev[0] is not None:
+            d_h_prev += d_prev[0]
+        carry[0][:rows] = d_h_prev
+        for buffer, value in zip(carry[1:], d_prev[1:], strict=True):
+            buffer[:rows] = 0 if value is None else value
+    return d_gates_x, d_gates_h, d_h_all, carry
+
+
+def allocator(like: Tensor, batch_sizes: list[int]):
+    """Buffers are written in full when every sequence runs all T steps; otherwise
+    the rows past a sequence's end must read as zero."""
+    full = all(rows == like.shape[1] for rows in batch_sizes)
+    return like.new_empty if full else like.new_zeros
+
+
+def previous(state0, states, t: int, rows: int) -> tuple[Tensor, ...]:
+    """State_{t-1} of the first ``rows`` sequences."""
+    if t == 0:
+        return tuple(s[:rows] for s in state0)
+    return tuple(s[t - 1, :rows] for s in states)
