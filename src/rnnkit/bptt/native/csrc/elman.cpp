@@ -7,64 +7,63 @@ namespace rnnkit {
 namespace {
 
 template <typename T>
-void forward_steps(const Tensor& gates_x, const Tensor& h0, const Linear& recurrent,
-                   at::IntArrayRef batch_sizes, bool relu, Tensor& y) {
-  const int64_t steps = gates_x.size(0), batch = gates_x.size(1), H = h0.size(1);
-  Tensor gh_scratch = at::empty({batch, H}, gates_x.options());
+void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const T* h0, const T* b_hh,
+                   const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, bool relu, T* y) {
+  std::vector<T> gh(B * H);
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t rows = batch_sizes[t];
-    const Tensor gh = recurrent.compute(first(t == 0 ? h0 : y[t - 1], rows), first(gh_scratch, rows));
-    const T* gx_p = gates_x[t].data_ptr<T>();
-    const T* gh_p = gh.data_ptr<T>();
-    T* h_p = y[t].data_ptr<T>();
+    recurrent(t == 0 ? h0 : y + (t - 1) * B * H, rows, gh.data(), /*accumulate=*/false);
+    const T* gx = gates_x + t * B * H;
+    T* h = y + t * B * H;
     for_rows(rows, H, [&](int64_t begin, int64_t end) {
       const Vec<T> zero(T(0));
-      for_lanes<T>((end - begin) * H, [&](int64_t j, int64_t n) {
-        const int64_t k = begin * H + j;
-        const Vec<T> a = load(gx_p + k, n) + load(gh_p + k, n);
-        store(relu ? at::vec::maximum(a, zero) : tanh(a), h_p + k, n);
-      });
+      for (int64_t b = begin; b < end; ++b) {
+        for_lanes<T>(H, [&](int64_t j, int64_t n) {
+          const int64_t k = b * H + j;
+          const Vec<T> a = load(gx + k, n) + load(gh.data() + k, n) + load_or_zero(b_hh ? b_hh + j : nullptr, n);
+          store(relu ? at::vec::maximum(a, zero) : tanh(a), h + k, n);
+        });
+      }
     });
   }
 }
 
 template <typename T>
-void backward_steps(const Tensor& grad_y, const Tensor& y, const Linear& recurrent_t,
-                    at::IntArrayRef batch_sizes, bool relu, Tensor& carry, Tensor& d_gates,
-                    Tensor& d_h_all) {
-  const int64_t steps = grad_y.size(0), batch = grad_y.size(1), H = grad_y.size(2);
-  T* dh_all_p = d_h_all.numel() > 0 ? d_h_all.data_ptr<T>() : nullptr;
+void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* y, const Gemm<T>& recurrent_t,
+                    at::IntArrayRef batch_sizes, bool relu, T* carry, T* d_gates, T* d_h_all) {
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t rows = batch_sizes[t];
-    const T* gy_p = grad_y[t].data_ptr<T>();
-    const T* h_p = y[t].data_ptr<T>();
-    const T* carry_p = carry.data_ptr<T>();
-    T* da_p = d_gates[t].data_ptr<T>();
-    T* dh_p = dh_all_p ? dh_all_p + t * batch * H : nullptr;
+    const T* gy = grad_y + t * B * H;
+    const T* h = y + t * B * H;
+    T* da = d_gates + t * B * H;
+    T* dh_out = d_h_all ? d_h_all + t * B * H : nullptr;
     for_rows(rows, H, [&](int64_t begin, int64_t end) {
       const Vec<T> one(T(1)), zero(T(0));
       for_lanes<T>((end - begin) * H, [&](int64_t j, int64_t n) {
         const int64_t k = begin * H + j;
-        const Vec<T> dh = load(carry_p + k, n) + load(gy_p + k, n);
-        if (dh_p) store(dh, dh_p + k, n);
-        const Vec<T> h = load(h_p + k, n);
-        const Vec<T> slope = relu ? Vec<T>::blendv(zero, one, h > zero) : one - h * h;
-        store(dh * slope, da_p + k, n);
+        const Vec<T> dh = load(carry + k, n) + load(gy + k, n);
+        if (dh_out) store(dh, dh_out + k, n);
+        const Vec<T> h_t = load(h + k, n);
+        const Vec<T> slope = relu ? Vec<T>::blendv(zero, one, h_t > zero) : one - h_t * h_t;
+        store(dh * slope, da + k, n);
       });
     });
-    recurrent_t.into(first(d_gates[t], rows), first(carry, rows));
+    recurrent_t(da, rows, carry, /*accumulate=*/false);
   }
 }
 
-Tensor elman_forward(const Tensor& gates_x, const Tensor& h0, const Tensor& w_hh,
-                     const std::optional<Tensor>& b_hh, at::IntArrayRef batch_sizes, bool relu,
-                     bool onednn) {
+Tensor elman_forward(const Tensor& gates_x, const Tensor& h0, const Tensor& w_hh, const std::optional<Tensor>& b_hh,
+                     at::IntArrayRef batch_sizes, bool relu, bool onednn) {
   check_inputs(gates_x, batch_sizes);
-  const int64_t steps = gates_x.size(0), batch = gates_x.size(1), H = h0.size(1);
-  Tensor y = buffer({steps, batch, H}, gates_x, all_full(batch_sizes, batch));
-  const Linear recurrent(w_hh, b_hh, onednn);
+  const int64_t steps = gates_x.size(0), B = gates_x.size(1), H = h0.size(1);
+  const Tensor h0c = h0.contiguous();
+  const std::optional<Tensor> bias = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
+  Tensor y = buffer({steps, B, H}, gates_x, all_full(batch_sizes, B));
   AT_DISPATCH_FLOATING_TYPES(gates_x.scalar_type(), "elman_forward", [&] {
-    forward_steps<scalar_t>(gates_x, h0.contiguous(), recurrent, batch_sizes, relu, y);
+    using T = scalar_t;
+    const Gemm<T> recurrent(w_hh, onednn);
+    forward_steps<T>(steps, B, H, gates_x.data_ptr<T>(), h0c.data_ptr<T>(), maybe<T>(bias), recurrent, batch_sizes,
+                     relu, y.data_ptr<T>());
   });
   return y;
 }
@@ -73,14 +72,16 @@ std::tuple<Tensor, Tensor, Tensor> elman_backward(const Tensor& grad_y, const Te
                                                   const Tensor& w_hh, at::IntArrayRef batch_sizes, bool relu,
                                                   bool keep_dh, bool onednn) {
   check_inputs(grad_y, batch_sizes);
-  const int64_t steps = grad_y.size(0), batch = grad_y.size(1), H = grad_y.size(2);
-  const bool full = all_full(batch_sizes, batch);
+  const int64_t steps = grad_y.size(0), B = grad_y.size(1), H = grad_y.size(2);
+  const bool full = all_full(batch_sizes, B);
   Tensor carry = grad_h.contiguous().clone();
-  Tensor d_gates = buffer({steps, batch, H}, grad_y, full);
-  Tensor d_h_all = keep_dh ? buffer({steps, batch, H}, grad_y, full) : at::empty({0}, grad_y.options());
-  const Linear recurrent_t(w_hh.t(), std::nullopt, onednn);
+  Tensor d_gates = buffer({steps, B, H}, grad_y, full);
+  Tensor d_h_all = keep_dh ? buffer({steps, B, H}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "elman_backward", [&] {
-    backward_steps<scalar_t>(grad_y, y, recurrent_t, batch_sizes, relu, carry, d_gates, d_h_all);
+    using T = scalar_t;
+    const Gemm<T> recurrent_t(w_hh.t(), onednn);
+    backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), y.data_ptr<T>(), recurrent_t, batch_sizes, relu,
+                      carry.data_ptr<T>(), d_gates.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
   });
   return {d_gates, d_h_all, carry};
 }

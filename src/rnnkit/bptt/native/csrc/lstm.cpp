@@ -13,140 +13,151 @@
 namespace rnnkit {
 namespace {
 
+struct Shape {
+  int64_t steps, batch, H, P;
+  int64_t G() const { return 4 * H; }
+};
+
 template <typename T>
-void forward_steps(const Tensor& gates_x, const Tensor& h0, const Tensor& c0, const Linear& recurrent,
-                   const std::optional<Linear>& projection, at::IntArrayRef batch_sizes, Tensor& y,
-                   Tensor& c_all, Tensor& gates, Tensor& m_all, bool keep) {
-  const int64_t steps = gates_x.size(0), batch = gates_x.size(1), H = c0.size(1), G = 4 * H;
-  Tensor gh_scratch = at::empty({batch, G}, gates_x.options());
-  Tensor act_scratch = keep ? Tensor() : at::empty({batch, G}, gates_x.options());
-  Tensor m_scratch = projection && !keep ? at::empty({batch, H}, gates_x.options()) : Tensor();
-  for (int64_t t = 0; t < steps; ++t) {
+void forward_steps(const Shape& s, const T* gates_x, const T* h0, const T* c0, const T* b_hh,
+                   const Gemm<T>& recurrent, const Gemm<T>* projection, at::IntArrayRef batch_sizes,
+                   T* y, T* c_all, T* gates, T* m_all) {
+  const int64_t H = s.H, G = s.G(), B = s.batch;
+  std::vector<T> gh(B * G), act_scratch(gates ? 0 : B * G), m_scratch(projection && !m_all ? B * H : 0);
+  for (int64_t t = 0; t < s.steps; ++t) {
     const int64_t rows = batch_sizes[t];
-    const Tensor h_prev = first(t == 0 ? h0 : y[t - 1], rows);
-    const Tensor gh = recurrent.compute(h_prev, first(gh_scratch, rows));
-    const Tensor act = keep ? gates[t] : act_scratch;
-    const Tensor m = projection ? (keep ? m_all[t] : m_scratch) : y[t];
-    const T* gx_p = gates_x[t].data_ptr<T>();
-    const T* gh_p = gh.data_ptr<T>();
-    const T* c_prev_p = (t == 0 ? c0 : c_all[t - 1]).data_ptr<T>();
-    T* act_p = act.data_ptr<T>();
-    T* c_p = c_all[t].data_ptr<T>();
-    T* m_p = m.data_ptr<T>();
+    const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * s.P;
+    const T* c_prev = t == 0 ? c0 : c_all + (t - 1) * B * H;
+    const T* gx = gates_x + t * B * G;
+    T* act = gates ? gates + t * B * G : act_scratch.data();
+    T* c = c_all + t * B * H;
+    T* m = projection ? (m_all ? m_all + t * B * H : m_scratch.data()) : y + t * B * H;
+    recurrent(h_prev, rows, gh.data(), /*accumulate=*/false);
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
-        const T* gx = gx_p + b * G;
-        const T* ghr = gh_p + b * G;
-        T* a = act_p + b * G;
+        const T* x = gx + b * G;
+        const T* r = gh.data() + b * G;
+        T* a = act + b * G;
         for_lanes<T>(H, [&](int64_t j, int64_t n) {
-          const Vec<T> i = sigmoid(load(gx + j, n) + load(ghr + j, n));
-          const Vec<T> f = sigmoid(load(gx + H + j, n) + load(ghr + H + j, n));
-          const Vec<T> g = tanh(load(gx + 2 * H + j, n) + load(ghr + 2 * H + j, n));
-          const Vec<T> o = sigmoid(load(gx + 3 * H + j, n) + load(ghr + 3 * H + j, n));
-          const Vec<T> c = f * load(c_prev_p + b * H + j, n) + i * g;
+          auto pre = [&](int64_t gate) {
+            const int64_t k = gate * H + j;
+            return load(x + k, n) + load(r + k, n) + load_or_zero(b_hh ? b_hh + k : nullptr, n);
+          };
+          const Vec<T> i = sigmoid(pre(0)), f = sigmoid(pre(1)), g = tanh(pre(2)), o = sigmoid(pre(3));
+          const Vec<T> c_t = f * load(c_prev + b * H + j, n) + i * g;
           store(i, a + j, n);
           store(f, a + H + j, n);
           store(g, a + 2 * H + j, n);
           store(o, a + 3 * H + j, n);
-          store(c, c_p + b * H + j, n);
-          store(o * tanh(c), m_p + b * H + j, n);
+          store(c_t, c + b * H + j, n);
+          store(o * tanh(c_t), m + b * H + j, n);
         });
       }
     });
-    if (projection) projection->into(first(m, rows), first(y[t], rows));
+    if (projection) (*projection)(m, rows, y + t * B * s.P, /*accumulate=*/false);
   }
 }
 
 template <typename T>
-void backward_steps(const Tensor& grad_y, const Tensor& c0, const Tensor& c_all, const Tensor& gates,
-                    const Linear& recurrent_t, const std::optional<Linear>& projection_t,
-                    at::IntArrayRef batch_sizes, Tensor& carry_h, Tensor& carry_c, Tensor& d_gates,
-                    Tensor& d_h_all) {
-  const int64_t steps = grad_y.size(0), batch = grad_y.size(1), P = grad_y.size(2);
-  const int64_t H = c0.size(1), G = 4 * H;
-  const bool keep_dh = d_h_all.numel() > 0;
-  Tensor dm_scratch = at::empty({batch, H}, grad_y.options());
-  for (int64_t t = steps - 1; t >= 0; --t) {
+void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all, const T* gates,
+                    const Gemm<T>& recurrent_t, const Gemm<T>* projection_t, at::IntArrayRef batch_sizes,
+                    T* carry_h, T* carry_c, T* d_gates, T* d_h_all) {
+  const int64_t H = s.H, G = s.G(), B = s.batch, P = s.P;
+  std::vector<T> dm_scratch(projection_t ? B * H : 0);
+  for (int64_t t = s.steps - 1; t >= 0; --t) {
     const int64_t rows = batch_sizes[t];
-    // dm = dL/dh_t, through the projection if there is one.
-    Tensor dm;
-    if (keep_dh) {
-      Tensor d_h = first(d_h_all[t], rows);
-      at::add_out(d_h, first(carry_h, rows), first(grad_y[t], rows));
-      dm = projection_t ? projection_t->compute(d_h, first(dm_scratch, rows)) : d_h;
+    const T* gy = grad_y + t * B * P;
+    // dm = dL/dh_t (through the projection if there is one), kept where asked.
+    const T* dm = nullptr;
+    if (d_h_all) {
+      T* d_h = d_h_all + t * B * P;
+      for_rows(rows, P, [&](int64_t begin, int64_t end) {
+        for_lanes<T>((end - begin) * P, [&](int64_t j, int64_t n) {
+          const int64_t k = begin * P + j;
+          store(load(carry_h + k, n) + load(gy + k, n), d_h + k, n);
+        });
+      });
+      dm = d_h;
+      if (projection_t) {
+        (*projection_t)(d_h, rows, dm_scratch.data(), /*accumulate=*/false);
+        dm = dm_scratch.data();
+      }
     }
-    const T* dm_p = keep_dh ? dm.data_ptr<T>() : nullptr;
-    const T* carry_h_p = carry_h.data_ptr<T>();
-    const T* gy_p = grad_y[t].data_ptr<T>();
-    const T* act_p = gates[t].data_ptr<T>();
-    const T* c_p = c_all[t].data_ptr<T>();
-    const T* c_prev_p = (t == 0 ? c0 : c_all[t - 1]).data_ptr<T>();
-    T* carry_c_p = carry_c.data_ptr<T>();
-    T* da_p = d_gates[t].data_ptr<T>();
+    const T* act = gates + t * B * G;
+    const T* c = c_all + t * B * H;
+    const T* c_prev = t == 0 ? c0 : c_all + (t - 1) * B * H;
+    T* da = d_gates + t * B * G;
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       const Vec<T> one(T(1));
       for (int64_t b = begin; b < end; ++b) {
-        const T* a = act_p + b * G;
-        T* da = da_p + b * G;
+        const T* a = act + b * G;
+        T* d = da + b * G;
         for_lanes<T>(H, [&](int64_t j, int64_t n) {
           const int64_t k = b * H + j;
-          const Vec<T> dmv = dm_p ? load(dm_p + k, n) : load(carry_h_p + b * P + j, n) + load(gy_p + b * P + j, n);
+          const Vec<T> dmv = dm ? load(dm + k, n) : load(carry_h + k, n) + load(gy + k, n);
           const Vec<T> i = load(a + j, n), f = load(a + H + j, n);
           const Vec<T> g = load(a + 2 * H + j, n), o = load(a + 3 * H + j, n);
-          const Vec<T> tc = tanh(load(c_p + k, n));
-          const Vec<T> dc = load(carry_c_p + k, n) + dmv * o * (one - tc * tc);
-          store(dc * g * i * (one - i), da + j, n);
-          store(dc * load(c_prev_p + k, n) * f * (one - f), da + H + j, n);
-          store(dc * i * (one - g * g), da + 2 * H + j, n);
-          store(dmv * tc * o * (one - o), da + 3 * H + j, n);
-          store(dc * f, carry_c_p + k, n);
+          const Vec<T> tc = tanh(load(c + k, n));
+          const Vec<T> dc = load(carry_c + k, n) + dmv * o * (one - tc * tc);
+          store(dc * g * i * (one - i), d + j, n);
+          store(dc * load(c_prev + k, n) * f * (one - f), d + H + j, n);
+          store(dc * i * (one - g * g), d + 2 * H + j, n);
+          store(dmv * tc * o * (one - o), d + 3 * H + j, n);
+          store(dc * f, carry_c + k, n);
         });
       }
     });
-    recurrent_t.into(first(d_gates[t], rows), first(carry_h, rows));
+    recurrent_t(da, rows, carry_h, /*accumulate=*/false);
   }
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(const Tensor& gates_x, const Tensor& h0,
-                                                        const Tensor& c0, const Tensor& w_hh,
-                                                        const std::optional<Tensor>& b_hh,
+std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(const Tensor& gates_x, const Tensor& h0, const Tensor& c0,
+                                                        const Tensor& w_hh, const std::optional<Tensor>& b_hh,
                                                         const std::optional<Tensor>& w_hr,
-                                                        at::IntArrayRef batch_sizes, bool keep,
-                                                        bool onednn) {
+                                                        at::IntArrayRef batch_sizes, bool keep, bool onednn) {
   check_inputs(gates_x, batch_sizes);
-  const int64_t steps = gates_x.size(0), batch = gates_x.size(1), H = c0.size(1), P = h0.size(1);
-  const bool full = all_full(batch_sizes, batch);
-  Tensor y = buffer({steps, batch, P}, gates_x, full);
-  Tensor c_all = buffer({steps, batch, H}, gates_x, full);
-  Tensor gates = keep ? buffer({steps, batch, 4 * H}, gates_x, full) : at::empty({0}, gates_x.options());
-  Tensor m_all = keep && w_hr ? buffer({steps, batch, H}, gates_x, full) : at::empty({0}, gates_x.options());
-  const Linear recurrent(w_hh, b_hh, onednn);
-  const std::optional<Linear> projection = w_hr ? std::optional<Linear>(Linear(*w_hr, std::nullopt, onednn)) : std::nullopt;
+  const Shape s{gates_x.size(0), gates_x.size(1), c0.size(1), h0.size(1)};
+  const bool full = all_full(batch_sizes, s.batch);
+  const Tensor h0c = h0.contiguous(), c0c = c0.contiguous();
+  const std::optional<Tensor> bias = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
+  const Tensor none = at::empty({0}, gates_x.options());
+  Tensor y = buffer({s.steps, s.batch, s.P}, gates_x, full);
+  Tensor c_all = buffer({s.steps, s.batch, s.H}, gates_x, full);
+  Tensor gates = keep ? buffer({s.steps, s.batch, s.G()}, gates_x, full) : none;
+  Tensor m_all = keep && w_hr ? buffer({s.steps, s.batch, s.H}, gates_x, full) : none;
   AT_DISPATCH_FLOATING_TYPES(gates_x.scalar_type(), "lstm_forward", [&] {
-    forward_steps<scalar_t>(gates_x, h0.contiguous(), c0.contiguous(), recurrent, projection, batch_sizes, y, c_all,
-                            gates, m_all, keep);
+    using T = scalar_t;
+    const Gemm<T> recurrent(w_hh, onednn);
+    std::optional<Gemm<T>> projection;
+    if (w_hr) projection.emplace(*w_hr, onednn);
+    forward_steps<T>(s, gates_x.data_ptr<T>(), h0c.data_ptr<T>(), c0c.data_ptr<T>(), maybe<T>(bias), recurrent,
+                     projection ? &*projection : nullptr, batch_sizes, y.data_ptr<T>(), c_all.data_ptr<T>(),
+                     keep ? gates.data_ptr<T>() : nullptr, m_all.numel() ? m_all.data_ptr<T>() : nullptr);
   });
   return {y, c_all, gates, m_all};
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(const Tensor& grad_y, const Tensor& grad_h,
-                                                         const Tensor& grad_c, const Tensor& c0,
-                                                         const Tensor& c_all, const Tensor& gates,
-                                                         const Tensor& w_hh, const std::optional<Tensor>& w_hr,
-                                                         at::IntArrayRef batch_sizes, bool keep_dh,
-                                                         bool onednn) {
+                                                         const Tensor& grad_c, const Tensor& c0, const Tensor& c_all,
+                                                         const Tensor& gates, const Tensor& w_hh,
+                                                         const std::optional<Tensor>& w_hr,
+                                                         at::IntArrayRef batch_sizes, bool keep_dh, bool onednn) {
   check_inputs(grad_y, batch_sizes);
-  const int64_t steps = grad_y.size(0), batch = grad_y.size(1), H = c0.size(1);
-  const bool full = all_full(batch_sizes, batch);
   TORCH_CHECK(keep_dh || !w_hr, "rnnkit native: the projection's gradient needs dL/dh of every step");
+  const Shape s{grad_y.size(0), grad_y.size(1), c0.size(1), grad_y.size(2)};
+  const bool full = all_full(batch_sizes, s.batch);
+  const Tensor c0c = c0.contiguous();
   Tensor carry_h = grad_h.contiguous().clone(), carry_c = grad_c.contiguous().clone();
-  Tensor d_gates = buffer({steps, batch, 4 * H}, grad_y, full);
-  Tensor d_h_all = keep_dh ? buffer({steps, batch, grad_y.size(2)}, grad_y, full) : at::empty({0}, grad_y.options());
-  const Linear recurrent_t(w_hh.t(), std::nullopt, onednn);
-  const std::optional<Linear> projection_t = w_hr ? std::optional<Linear>(Linear(w_hr->t(), std::nullopt, onednn)) : std::nullopt;
+  Tensor d_gates = buffer({s.steps, s.batch, s.G()}, grad_y, full);
+  Tensor d_h_all = keep_dh ? buffer({s.steps, s.batch, s.P}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "lstm_backward", [&] {
-    backward_steps<scalar_t>(grad_y, c0.contiguous(), c_all, gates, recurrent_t, projection_t, batch_sizes, carry_h,
-                             carry_c, d_gates, d_h_all);
+    using T = scalar_t;
+    const Gemm<T> recurrent_t(w_hh.t(), onednn);
+    std::optional<Gemm<T>> projection_t;
+    if (w_hr) projection_t.emplace(w_hr->t(), onednn);
+    backward_steps<T>(s, grad_y.data_ptr<T>(), c0c.data_ptr<T>(), c_all.data_ptr<T>(), gates.data_ptr<T>(),
+                      recurrent_t, projection_t ? &*projection_t : nullptr, batch_sizes, carry_h.data_ptr<T>(),
+                      carry_c.data_ptr<T>(), d_gates.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
   });
   return {d_gates, d_h_all, carry_h, carry_c};
 }
