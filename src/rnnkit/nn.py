@@ -25,8 +25,10 @@ from torch.nn.functional import dropout as apply_dropout
 from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.bptt import explicit_bptt
+from rnnkit.bptt.step import Stepper
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 from rnnkit.layers.sequence import from_time_major, run_direction, to_time_major
+from rnnkit.layers.stream import Stream
 from rnnkit.layers.validation import check_input, check_probability, check_state
 
 __all__ = ["GRU", "LSTM", "RNN"]
@@ -114,6 +116,45 @@ class _StackedRecurrent(Module):
             for names in layer
         ]
 
+    def _weights(self, layer: int, direction: int) -> CellWeights:
+        names = self._weight_names[layer][direction]
+        return CellWeights(*(getattr(self, n) if n is not None else None for n in names))
+
+    def stream(
+        self, batch_size: int = 1, hx: Tensor | tuple[Tensor, Tensor] | None = None
+    ) -> Stream:
+        """Run one time step per call on live data (see ``rnnkit.layers.stream``)::
+
+        stream = lstm.stream(batch_size=1)
+        y_t = stream.step(x_t)          # x_t (1, I) -> y_t (1, P)
+        h_n, c_n = stream.state         # torch.nn's (num_layers, B, size) layout
+        """
+        if self.bidirectional:
+            raise ValueError(
+                "stream() needs bidirectional=False: the reverse direction reads from the end"
+            )
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        shapes = self._state_shapes(batch_size)
+        weight = self.weight_ih_l0
+        state = (
+            [weight.new_zeros(s) for s in shapes]
+            if hx is None
+            else check_state(hx, shapes, weight, "hx")
+        )
+        steppers = [
+            Stepper(
+                self.pointwise, partial(self._weights, layer, 0), tuple(s[layer] for s in state)
+            )
+            for layer in range(self.num_layers)
+        ]
+
+        def torch_layout(states: list[tuple[Tensor, ...]]) -> Tensor | tuple[Tensor, ...]:
+            entries = [torch.stack(entry) for entry in zip(*states, strict=True)]
+            return entries[0] if len(entries) == 1 else tuple(entries)
+
+        return Stream(steppers, self.input_size, weight, torch_layout)
+
     def _state_shapes(self, batch: int) -> list[tuple[int, ...]]:
         rows = self.num_layers * self.num_directions
         shapes = [(rows, batch, self.proj_size or self.hidden_size)]
@@ -150,13 +191,13 @@ class _StackedRecurrent(Module):
             state = [s.unsqueeze(1) if unbatched else s for s in state]
 
         finals = []
-        for layer, layer_names in enumerate(self._weight_names):
+        for layer in range(self.num_layers):
             if layer > 0:
                 x = apply_dropout(x, self.dropout, self.training)
             outputs = []
-            for direction, names in enumerate(layer_names):
+            for direction in range(self.num_directions):
                 row = layer * self.num_directions + direction
-                weights = CellWeights(*(getattr(self, n) if n is not None else None for n in names))
+                weights = self._weights(layer, direction)
                 name = f"l{layer}" + ("_reverse" if direction else "")
                 engine = partial(_run_engine, self.pointwise, weights, name)
                 y, final = run_direction(

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt.gemm import linear, matmul
-from rnnkit.cells.base import Pointwise
+from rnnkit.cells.base import CellWeights, Pointwise
 
 
 def forward_loop(
@@ -83,6 +83,25 @@ def backward_loop(
         for buffer, value in zip(carry[1:], d_prev[1:], strict=True):
             buffer[:rows] = 0 if value is None else value
     return d_gates_x, d_gates_h, d_h_all, carry
+
+
+def prepare_step(pointwise: Pointwise, weights: CellWeights) -> CellWeights:
+    """Nothing to prepare: the step reads the weights as they are."""
+    return weights
+
+
+def step(
+    pointwise: Pointwise, weights: CellWeights, x: Tensor, state: tuple[Tensor, ...]
+) -> Tensor:
+    """One step from x (B, I); ``state`` is updated in place; returns y (B, P)."""
+    gates_x = linear(x, weights.weight_ih, weights.bias_ih)
+    gates_h = linear(state[0], weights.weight_hh, weights.bias_hh)
+    new, _ = pointwise.forward(gates_x, gates_h, state)
+    if weights.weight_hr is not None:
+        new = (linear(new[0], weights.weight_hr), *new[1:])
+    for buffer, value in zip(state, new, strict=True):
+        buffer.copy_(value)
+    return new[0].clone()
 
 
 def allocator(like: Tensor, batch_sizes: list[int]):

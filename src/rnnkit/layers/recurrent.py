@@ -7,9 +7,11 @@ from typing import Any
 from torch import Tensor
 
 from rnnkit.bptt import autograd_unroll, explicit_bptt
+from rnnkit.bptt.step import Stepper
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.base import SequenceLayer
 from rnnkit.layers.sequence import run_direction
+from rnnkit.layers.stream import Stream
 from rnnkit.layers.validation import check_state
 
 
@@ -54,6 +56,30 @@ class Recurrent(SequenceLayer):
             state0 = check_state(state, shapes, self.cell.weight_ih, "state")
         y, final = run_direction(self._engine, x, state0, lengths, self.reverse)
         return y, self.cell.State(*final)
+
+    def stream(self, batch_size: int = 1, state: Any = None) -> Stream:
+        """A ``Stream`` that runs this layer one step at a time (see ``rnnkit.layers.stream``)."""
+        return Stream(
+            [self._stepper(batch_size, state)],
+            self.input_size,
+            self.cell.weight_ih,
+            lambda s: self.cell.State(*s[0]),
+        )
+
+    def _stepper(self, batch_size: int, state: Any) -> Stepper:
+        if self.reverse:
+            raise ValueError(
+                "stream() needs a forward layer: a reversed one reads the sequence from its end"
+            )
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        like = self.cell.weight_ih
+        if state is None:
+            state0 = tuple(self.cell.init_state(batch_size, like.device, like.dtype))
+        else:
+            shapes = [(batch_size, n) for n in self.cell.state_sizes()]
+            state0 = check_state(state, shapes, like, "state")
+        return Stepper(self.cell.pointwise, self.cell.weights, state0, cell=self.cell)
 
     def _engine(self, x, state0, lengths):
         if self.cell.pointwise is not None:

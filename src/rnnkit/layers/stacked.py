@@ -9,6 +9,8 @@ from torch import Tensor, nn
 from torch.nn.functional import dropout
 
 from rnnkit.layers.base import SequenceLayer
+from rnnkit.layers.recurrent import Recurrent
+from rnnkit.layers.stream import Stream
 from rnnkit.layers.validation import check_probability
 
 
@@ -37,13 +39,37 @@ class Stacked(SequenceLayer):
         self.input_size = layers[0].input_size
         self.output_size = layers[-1].output_size
 
-    def run(self, x: Tensor, state: Any, lengths: Tensor | None) -> tuple[Tensor, list[Any]]:
+    def stream(self, batch_size: int = 1, state: Any = None) -> Stream:
+        """A ``Stream`` through every layer, one step at a time (no dropout: inference)."""
+        states = self._layer_states(state)
+        steppers = []
+        for k, (layer, layer_state) in enumerate(zip(self.layers, states, strict=True)):
+            if not isinstance(layer, Recurrent):
+                raise ValueError(
+                    f"stream() needs Recurrent layers, layers[{k}] is {type(layer).__name__}"
+                )
+            steppers.append(layer._stepper(batch_size, layer_state))
+        first = self.layers[0].cell.weight_ih
+        cells = [layer.cell for layer in self.layers]
+        return Stream(
+            steppers,
+            self.input_size,
+            first,
+            lambda s: [c.State(*e) for c, e in zip(cells, s, strict=True)],
+        )
+
+    def _layer_states(self, state: Any) -> list[Any]:
         if state is None:
-            state = [None] * len(self.layers)
-        elif not isinstance(state, (list, tuple)) or len(state) != len(self.layers):
+            return [None] * len(self.layers)
+        if not isinstance(state, (list, tuple)) or len(state) != len(self.layers):
             raise ValueError(f"state must be a list of {len(self.layers)} per-layer states or None")
+        return list(state)
+
+    def run(self, x: Tensor, state: Any, lengths: Tensor | None) -> tuple[Tensor, list[Any]]:
         finals = []
-        for k, (layer, layer_state) in enumerate(zip(self.layers, state, strict=True)):
+        for k, (layer, layer_state) in enumerate(
+            zip(self.layers, self._layer_states(state), strict=True)
+        ):
             if k > 0:
                 x = dropout(x, self.dropout, self.training)
             x, final = layer.run(x, layer_state, lengths)

@@ -27,7 +27,7 @@ def check_input(
             f"{name} must have input_size={input_size} features in its last dimension "
             f"{layout}, got shape {tuple(x.shape)}"
         )
-    _check_like(x, like, name)
+    check_like(x, like, name)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(
             f"{name} must have at least one time step and one sequence, got shape {tuple(x.shape)}"
@@ -85,7 +85,7 @@ def check_state(
             )
         if tuple(tensor.shape) != tuple(shape):
             raise ValueError(f"{label} must have shape {shape}, got {tuple(tensor.shape)}")
-        _check_like(tensor, like, label)
+        check_like(tensor, like, label)
     return tuple(state)
 
 
@@ -102,7 +102,8 @@ def check_probability(value: object, name: str, allow_one: bool = False) -> floa
     return float(value)
 
 
-def _check_like(tensor: Tensor, like: Tensor, name: str) -> None:
+def check_like(tensor: Tensor, like: Tensor, name: str) -> None:
+    """``tensor`` must be on ``like``'s device and of its dtype."""
     if tensor.device != like.device:
         raise ValueError(
             f"{name} must be on the parameters' device {like.device}, got {tensor.device}"

@@ -30,7 +30,9 @@ def build(verbose: bool = False) -> Path:
         name=LIBRARY_NAME,
         sources=[str(p) for p in source_files() if p.suffix == ".cpp"],
         build_directory=str(target),
-        extra_cflags=["-O3", *CAPABILITY_FLAGS.get(capability(), [])],
+        # -fopenmp: ATen's parallel_for is a header template; without it, it runs serially.
+        extra_cflags=["-O3", "-fopenmp", *CAPABILITY_FLAGS.get(capability(), [])],
+        extra_ldflags=["-fopenmp"],
         is_python_module=False,
         verbose=verbose,
     )

@@ -13,6 +13,7 @@ import torch
 
 SOURCES = Path(__file__).resolve().parent / "csrc"
 LIBRARY_NAME = "rnnkit_native"
+FLAGS_VERSION = 2  # bump when build.py's compiler flags change, so that caches rebuild
 
 # The vector width the kernels are compiled for must match what ATen's Vectorized<T>
 # expects: CPU_CAPABILITY_* selects its AVX2 / AVX-512 implementation.
@@ -37,7 +38,7 @@ def build_dir() -> Path:
     digest = hashlib.sha256()
     for path in source_files():
         digest.update(path.name.encode() + path.read_bytes())
-    digest.update(f"{torch.__version__}|{capability()}".encode())
+    digest.update(f"{torch.__version__}|{capability()}|{FLAGS_VERSION}".encode())
     root = Path(os.environ.get("RNNKIT_CACHE_DIR", Path.home() / ".cache" / "rnnkit"))
     return root / "native" / digest.hexdigest()[:16]
 

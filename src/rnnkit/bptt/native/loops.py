@@ -1,7 +1,8 @@
-"""The native time loops behind the same two calls as ``rnnkit.bptt.torch_loops``.
+"""The native time loops behind the same two calls as ``rnnkit.bptt.torch_loops``, and the
+native streaming step.
 
-Each supported ``Pointwise`` type maps to its C++ kernel pair; the engine uses these only
-for that exact type (a subclass may change the math), float32/float64 and the CPU.
+Each supported ``Pointwise`` type maps to its C++ kernels; the engine uses these only for
+that exact type (a subclass may change the math), float32/float64 and the CPU.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt import gemm
-from rnnkit.cells import ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
+from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 
 ops = torch.ops.rnnkit
 
@@ -37,6 +38,29 @@ def backward_loop(
         pointwise, grad_y, grad_final, state0, states, saved, w_hh, w_hr, batch_sizes, keep_dh,
         gemm.use_onednn,
     )  # fmt: skip
+
+
+def prepare_step(pointwise, weights: CellWeights) -> tuple:
+    """The weights laid out for ``step`` (split by hidden units into one part per thread,
+    see csrc/common.h). Made once per stream and again only when a weight changes."""
+    w = [None if t is None else t.detach() for t in weights]
+    kind = type(pointwise)
+    if kind is LSTMPointwise:
+        w_hr_t = None if w[4] is None else w[4].t().contiguous()
+        return ops.lstm_prepare_step(*w[:4]), w_hr_t
+    if kind is GRUPointwise:
+        return (ops.gru_prepare_step(*w[:4]),)
+    return ops.elman_prepare_step(*w[:4]), pointwise.nonlinearity == "relu"
+
+
+def step(pointwise, prepared: tuple, x: Tensor, state: tuple[Tensor, ...]) -> Tensor:
+    """One step from x (B, I); ``state`` is updated in place; returns y (B, P)."""
+    kind = type(pointwise)
+    if kind is LSTMPointwise:
+        return ops.lstm_step(x, *prepared, *state)
+    if kind is GRUPointwise:
+        return ops.gru_step(x, *prepared, *state)
+    return ops.elman_step(x, *prepared, *state)
 
 
 class _LSTM:

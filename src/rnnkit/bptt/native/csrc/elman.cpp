@@ -6,6 +6,16 @@
 namespace rnnkit {
 namespace {
 
+// One row of one step: h = act(x (+ r) (+ bias)).
+template <typename T>
+inline void forward_row(int64_t H, const T* x, const T* r, const T* bias, bool relu, T* h) {
+  const Vec<T> zero(T(0));
+  for_lanes<T>(H, [&](int64_t j, int64_t n) {
+    const Vec<T> a = load(x + j, n) + load_or_zero(r ? r + j : nullptr, n) + load_or_zero(bias ? bias + j : nullptr, n);
+    store(relu ? at::vec::maximum(a, zero) : tanh(a), h + j, n);
+  });
+}
+
 template <typename T>
 void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const T* h0, const T* b_hh,
                    const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, bool relu, T* y) {
@@ -16,14 +26,7 @@ void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const 
     const T* gx = gates_x + t * B * H;
     T* h = y + t * B * H;
     for_rows(rows, H, [&](int64_t begin, int64_t end) {
-      const Vec<T> zero(T(0));
-      for (int64_t b = begin; b < end; ++b) {
-        for_lanes<T>(H, [&](int64_t j, int64_t n) {
-          const int64_t k = b * H + j;
-          const Vec<T> a = load(gx + k, n) + load(gh.data() + k, n) + load_or_zero(b_hh ? b_hh + j : nullptr, n);
-          store(relu ? at::vec::maximum(a, zero) : tanh(a), h + k, n);
-        });
-      }
+      for (int64_t b = begin; b < end; ++b) forward_row<T>(H, gx + b * H, gh.data() + b * H, b_hh, relu, h + b * H);
     });
   }
 }
@@ -86,6 +89,27 @@ std::tuple<Tensor, Tensor, Tensor> elman_backward(const Tensor& grad_y, const Te
   return {d_gates, d_h_all, carry};
 }
 
+std::vector<Tensor> elman_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
+                                       const std::optional<Tensor>& b_hh) {
+  return prepare_step(w_ih, w_hh, b_ih, b_hh, /*gates=*/1, /*sum_biases=*/true);
+}
+
+// One step for streaming, h updated in place, in the parts of `prepare_step`.
+Tensor elman_step(const Tensor& x, at::TensorList blocks, bool relu, Tensor& h) {
+  check_step(x, h);
+  const int64_t H = h.size(1);
+  const Tensor h_prev = h.clone();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "elman_step", [&] {
+    using T = scalar_t;
+    T* h_p = h.data_ptr<T>();
+    step_parts<T>(blocks, H, 1, x, h_prev, /*separate=*/false,
+                  [&](int64_t b, int64_t u0, int64_t Hp, const T* a, const T*, const T* bias, const T*) {
+                    forward_row<T>(Hp, a, nullptr, bias, relu, h_p + b * H + u0);
+                  });
+  });
+  return h.clone();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
@@ -97,6 +121,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "elman_backward(Tensor grad_y, Tensor grad_h, Tensor y, Tensor w_hh, int[] batch_sizes, bool relu, "
       "bool keep_dh, bool onednn) -> (Tensor, Tensor, Tensor)",
       &elman_backward);
+  m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor[]", &elman_prepare_step);
+  m.def("elman_step(Tensor x, Tensor[] blocks, bool relu, Tensor(a!) h) -> Tensor", &elman_step);
 }
 
 }  // namespace rnnkit

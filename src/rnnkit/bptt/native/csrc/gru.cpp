@@ -13,6 +13,30 @@
 namespace rnnkit {
 namespace {
 
+// One row of one step from x = input part, r = recurrent part (each + its bias, if any).
+// Saves r, z, n and a_n side by side (4H) when `kept` is given. h may be h_prev.
+template <typename T>
+inline void forward_row(int64_t H, const T* x, const T* b_x, const T* r, const T* b_r, const T* h_prev, T* h,
+                        T* kept) {
+  for_lanes<T>(H, [&](int64_t j, int64_t n_lanes) {
+    auto part = [&](const T* p, const T* bias, int64_t gate) {
+      const int64_t k = gate * H + j;
+      return load(p + k, n_lanes) + load_or_zero(bias ? bias + k : nullptr, n_lanes);
+    };
+    const Vec<T> r_gate = sigmoid(part(x, b_x, 0) + part(r, b_r, 0));
+    const Vec<T> z = sigmoid(part(x, b_x, 1) + part(r, b_r, 1));
+    const Vec<T> a_n = part(r, b_r, 2);
+    const Vec<T> n = tanh(part(x, b_x, 2) + r_gate * a_n);
+    store(n + z * (load(h_prev + j, n_lanes) - n), h + j, n_lanes);
+    if (kept) {
+      store(r_gate, kept + j, n_lanes);
+      store(z, kept + H + j, n_lanes);
+      store(n, kept + 2 * H + j, n_lanes);
+      store(a_n, kept + 3 * H + j, n_lanes);
+    }
+  });
+}
+
 // Saved per step and row: r, z, n and a_n side by side (4H).
 template <typename T>
 void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const T* h0, const T* b_hh,
@@ -28,27 +52,8 @@ void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const 
     recurrent(h_prev, rows, gh.data(), /*accumulate=*/false);
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
-        const T* x = gx + b * G;
-        const T* r_h = gh.data() + b * G;
-        for_lanes<T>(H, [&](int64_t j, int64_t n_lanes) {
-          auto recurrent_part = [&](int64_t gate) {
-            const int64_t k = gate * H + j;
-            return load(r_h + k, n_lanes) + load_or_zero(b_hh ? b_hh + k : nullptr, n_lanes);
-          };
-          const Vec<T> r = sigmoid(load(x + j, n_lanes) + recurrent_part(0));
-          const Vec<T> z = sigmoid(load(x + H + j, n_lanes) + recurrent_part(1));
-          const Vec<T> a_n = recurrent_part(2);
-          const Vec<T> n = tanh(load(x + 2 * H + j, n_lanes) + r * a_n);
-          const int64_t k = b * H + j;
-          store(n + z * (load(h_prev + k, n_lanes) - n), h + k, n_lanes);
-          if (kept) {
-            T* s = kept + b * 4 * H;
-            store(r, s + j, n_lanes);
-            store(z, s + H + j, n_lanes);
-            store(n, s + 2 * H + j, n_lanes);
-            store(a_n, s + 3 * H + j, n_lanes);
-          }
-        });
+        forward_row<T>(H, gx + b * G, nullptr, gh.data() + b * G, b_hh, h_prev + b * H, h + b * H,
+                       kept ? kept + b * 4 * H : nullptr);
       }
     });
   }
@@ -134,6 +139,28 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> gru_backward(const Tensor& grad_y, co
   return {d_gates_x, d_gates_h, d_h_all, carry};
 }
 
+std::vector<Tensor> gru_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
+                                     const std::optional<Tensor>& b_hh) {
+  return prepare_step(w_ih, w_hh, b_ih, b_hh, /*gates=*/3, /*sum_biases=*/false);
+}
+
+// One step for streaming, h updated in place, in the parts of `prepare_step`.
+Tensor gru_step(const Tensor& x, at::TensorList blocks, Tensor& h) {
+  check_step(x, h);
+  const int64_t H = h.size(1);
+  const Tensor h_prev = h.clone();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_step", [&] {
+    using T = scalar_t;
+    T* h_p = h.data_ptr<T>();
+    const T* h_prev_p = h_prev.data_ptr<T>();
+    step_parts<T>(blocks, H, 3, x, h_prev, /*separate=*/true,
+                  [&](int64_t b, int64_t u0, int64_t Hp, const T* gx, const T* gh, const T* b_x, const T* b_h) {
+                    forward_row<T>(Hp, gx, b_x, gh, b_h, h_prev_p + b * H + u0, h_p + b * H + u0, nullptr);
+                  });
+  });
+  return h.clone();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
@@ -145,6 +172,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "gru_backward(Tensor grad_y, Tensor grad_h, Tensor h0, Tensor y, Tensor saved, Tensor w_hh, "
       "int[] batch_sizes, bool keep_dh, bool onednn) -> (Tensor, Tensor, Tensor, Tensor)",
       &gru_backward);
+  m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor[]", &gru_prepare_step);
+  m.def("gru_step(Tensor x, Tensor[] blocks, Tensor(a!) h) -> Tensor", &gru_step);
 }
 
 }  // namespace rnnkit

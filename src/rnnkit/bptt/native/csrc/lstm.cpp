@@ -13,6 +13,28 @@
 namespace rnnkit {
 namespace {
 
+// One row of one step: a = x (+ r) (+ bias), activations into `act` (may be null), c_t, m_t.
+// c may be c_prev: each lane is read before it is written.
+template <typename T>
+inline void forward_row(int64_t H, const T* x, const T* r, const T* bias, const T* c_prev, T* act, T* c, T* m) {
+  for_lanes<T>(H, [&](int64_t j, int64_t n) {
+    auto pre = [&](int64_t gate) {
+      const int64_t k = gate * H + j;
+      return load(x + k, n) + load_or_zero(r ? r + k : nullptr, n) + load_or_zero(bias ? bias + k : nullptr, n);
+    };
+    const Vec<T> i = sigmoid(pre(0)), f = sigmoid(pre(1)), g = tanh(pre(2)), o = sigmoid(pre(3));
+    const Vec<T> c_t = f * load(c_prev + j, n) + i * g;
+    if (act) {
+      store(i, act + j, n);
+      store(f, act + H + j, n);
+      store(g, act + 2 * H + j, n);
+      store(o, act + 3 * H + j, n);
+    }
+    store(c_t, c + j, n);
+    store(o * tanh(c_t), m + j, n);
+  });
+}
+
 struct Shape {
   int64_t steps, batch, H, P;
   int64_t G() const { return 4 * H; }
@@ -23,35 +45,20 @@ void forward_steps(const Shape& s, const T* gates_x, const T* h0, const T* c0, c
                    const Gemm<T>& recurrent, const Gemm<T>* projection, at::IntArrayRef batch_sizes,
                    T* y, T* c_all, T* gates, T* m_all) {
   const int64_t H = s.H, G = s.G(), B = s.batch;
-  std::vector<T> gh(B * G), act_scratch(gates ? 0 : B * G), m_scratch(projection && !m_all ? B * H : 0);
+  std::vector<T> gh(B * G), m_scratch(projection && !m_all ? B * H : 0);
   for (int64_t t = 0; t < s.steps; ++t) {
     const int64_t rows = batch_sizes[t];
     const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * s.P;
     const T* c_prev = t == 0 ? c0 : c_all + (t - 1) * B * H;
     const T* gx = gates_x + t * B * G;
-    T* act = gates ? gates + t * B * G : act_scratch.data();
+    T* act = gates ? gates + t * B * G : nullptr;
     T* c = c_all + t * B * H;
     T* m = projection ? (m_all ? m_all + t * B * H : m_scratch.data()) : y + t * B * H;
     recurrent(h_prev, rows, gh.data(), /*accumulate=*/false);
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
-        const T* x = gx + b * G;
-        const T* r = gh.data() + b * G;
-        T* a = act + b * G;
-        for_lanes<T>(H, [&](int64_t j, int64_t n) {
-          auto pre = [&](int64_t gate) {
-            const int64_t k = gate * H + j;
-            return load(x + k, n) + load(r + k, n) + load_or_zero(b_hh ? b_hh + k : nullptr, n);
-          };
-          const Vec<T> i = sigmoid(pre(0)), f = sigmoid(pre(1)), g = tanh(pre(2)), o = sigmoid(pre(3));
-          const Vec<T> c_t = f * load(c_prev + b * H + j, n) + i * g;
-          store(i, a + j, n);
-          store(f, a + H + j, n);
-          store(g, a + 2 * H + j, n);
-          store(o, a + 3 * H + j, n);
-          store(c_t, c + b * H + j, n);
-          store(o * tanh(c_t), m + b * H + j, n);
-        });
+        forward_row<T>(H, gx + b * G, gh.data() + b * G, b_hh, c_prev + b * H, act ? act + b * G : nullptr,
+                       c + b * H, m + b * H);
       }
     });
     if (projection) (*projection)(m, rows, y + t * B * s.P, /*accumulate=*/false);
@@ -162,6 +169,32 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(const Tensor& grad_y, c
   return {d_gates, d_h_all, carry_h, carry_c};
 }
 
+std::vector<Tensor> lstm_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
+                                      const std::optional<Tensor>& b_hh) {
+  return prepare_step(w_ih, w_hh, b_ih, b_hh, /*gates=*/4, /*sum_biases=*/true);
+}
+
+// One step for streaming, state updated in place: a = x @ W_ih.T + h @ W_hh.T + bias, in
+// the parts of `prepare_step`; then the projection, if any (w_hr_t = W_hr.T contiguous).
+Tensor lstm_step(const Tensor& x, at::TensorList blocks, const std::optional<Tensor>& w_hr_t, Tensor& h, Tensor& c) {
+  check_step(x, h);
+  const int64_t H = c.size(1);
+  const Tensor h_prev = h.clone();
+  Tensor m = w_hr_t ? at::empty({x.size(0), H}, x.options()) : h;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_step", [&] {
+    using T = scalar_t;
+    T* c_p = c.data_ptr<T>();
+    T* m_p = m.data_ptr<T>();
+    step_parts<T>(blocks, H, 4, x, h_prev, /*separate=*/false,
+                  [&](int64_t b, int64_t u0, int64_t Hp, const T* a, const T*, const T* bias, const T*) {
+                    T* c_row = c_p + b * H + u0;
+                    forward_row<T>(Hp, a, nullptr, bias, c_row, nullptr, c_row, m_p + b * H + u0);
+                  });
+    if (w_hr_t) gemm_kn<T>(m_p, x.size(0), *w_hr_t, h.data_ptr<T>(), /*accumulate=*/false);
+  });
+  return h.clone();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
@@ -174,6 +207,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "Tensor w_hh, Tensor? w_hr, int[] batch_sizes, bool keep_dh, bool onednn) "
       "-> (Tensor, Tensor, Tensor, Tensor)",
       &lstm_backward);
+  m.def("lstm_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor[]", &lstm_prepare_step);
+  m.def("lstm_step(Tensor x, Tensor[] blocks, Tensor? w_hr_t, Tensor(a!) h, Tensor(b!) c) -> Tensor", &lstm_step);
 }
 
 }  // namespace rnnkit

@@ -1,0 +1,59 @@
+"""Streaming: one cell run one time step at a time, its state kept between calls.
+
+For online prediction on live data, where each input arrives alone: ``Stepper.step(x_t)``
+costs one step, not a sequence. The native kernel runs the step where it can (weights
+prepared once, state updated in place); otherwise the cell's own math runs in PyTorch.
+Streaming is inference: no gradients flow through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from rnnkit.bptt import backend
+from rnnkit.cells.base import CellWeights, Pointwise, RecurrentCell
+
+
+class Stepper:
+    """One layer's step with its state.
+
+    ``weights`` returns the layer's current weights, so that training between steps (or
+    ``load_state_dict``) is seen: the prepared copy is remade when any weight changes.
+    ``cell`` runs the step for cells without a ``Pointwise``.
+    """
+
+    def __init__(
+        self,
+        pointwise: Pointwise | None,
+        weights: Callable[[], CellWeights],
+        state: tuple[Tensor, ...],
+        cell: RecurrentCell | None = None,
+    ) -> None:
+        self.pointwise, self.weights, self.cell = pointwise, weights, cell
+        self.state = tuple(s.detach().clone().contiguous() for s in state)
+        self._prepared: tuple | None = None
+        self._prepared_for: tuple = ()
+
+    @torch.no_grad()
+    def step(self, x: Tensor) -> Tensor:
+        """x (B, I) -> y (B, P); the state moves one step on."""
+        if self.pointwise is None:
+            y, new = self.cell(x, self.cell.State(*self.state))
+            self._store(new)
+            return y
+        loops = backend.loops_for(self.pointwise, x)
+        prepared = self._prepare(loops, self.weights())
+        return loops.step(self.pointwise, prepared, x.contiguous(), self.state)
+
+    def _store(self, new: tuple[Tensor, ...]) -> None:
+        for buffer, value in zip(self.state, new, strict=True):
+            buffer.copy_(value)
+
+    def _prepare(self, loops, weights: CellWeights) -> tuple:
+        key = (loops, *((id(w), w._version) for w in weights if w is not None))
+        if key != self._prepared_for:
+            self._prepared, self._prepared_for = loops.prepare_step(self.pointwise, weights), key
+        return self._prepared
