@@ -21,7 +21,7 @@ def test_readme_python_blocks_run():
         "x": torch.randn(4, 12, 8),  # (B, T, I)
         "lengths": torch.tensor([12, 5, 7, 1]),
         "torch_lstm": torch.nn.LSTM(8, 64, num_layers=2, batch_first=True),
-        "stream": torch.randn(4, 300, 8),
+        "long_sequence": torch.randn(4, 300, 8),
         "loss_fn": lambda y: y.square().mean(),
     }
     for block in blocks:

@@ -29,7 +29,7 @@ class Recurrent(SequenceLayer):
     that gradients stop at the chunk boundary while the state flows on::
 
         state = None
-        for chunk in stream.split(100, dim=1):             # (B, 100, I) each
+        for chunk in long_sequence.split(100, dim=1):      # (B, 100, I) each
             y, state = layer(chunk, state)
             loss_fn(y).backward()
             state = type(state)(*(s.detach() for s in state))
