@@ -1,0 +1,69 @@
+// Vectorized pointwise building blocks: activations, loads and stores with a tail, and
+// the loops over rows (spread over threads when large enough) and lanes.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <algorithm>
+
+namespace rnnkit {
+
+using at::Tensor;
+template <typename T>
+using Vec = at::vec::Vectorized<T>;
+
+// ATen's exp_u20 (at most 20 ulp off, about 1e-6 relative in float; the exact exp in
+// double) is several times faster than Sleef's exp and tanh here, and both activations
+// are built on it: sigmoid(x) = 1 / (1 + e^-x), tanh(x) = 2 sigmoid(2x) - 1.
+template <typename T>
+inline Vec<T> sigmoid(const Vec<T>& x) {
+  const Vec<T> one(T(1));
+  return one / (one + x.neg().exp_u20());
+}
+
+template <typename T>
+inline Vec<T> tanh(const Vec<T>& x) {
+  const Vec<T> two(T(2));
+  return two * sigmoid(two * x) - Vec<T>(T(1));
+}
+
+// Calls f(begin, end) for a range of rows, spread over threads only when the step has
+// enough elements to pay for waking them (a few microseconds each).
+template <typename F>
+inline void for_rows(int64_t rows, int64_t width, const F& f) {
+  constexpr int64_t kElementsPerTask = 16384;
+  const int64_t grain = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(width, 1));
+  at::parallel_for(0, rows, grain, f);
+}
+
+// Calls f(j, count) for j = 0, V, 2V, ... < width, count = lanes valid at j (V or the tail).
+template <typename T, typename F>
+inline void for_lanes(int64_t width, const F& f) {
+  constexpr int64_t V = Vec<T>::size();
+  int64_t j = 0;
+  for (; j + V <= width; j += V) f(j, V);
+  if (j < width) f(j, width - j);
+}
+
+template <typename T>
+inline Vec<T> load(const T* p, int64_t count) {
+  return count == Vec<T>::size() ? Vec<T>::loadu(p) : Vec<T>::loadu(p, count);
+}
+
+template <typename T>
+inline void store(const Vec<T>& v, T* p, int64_t count) {
+  if (count == Vec<T>::size()) {
+    v.store(p);
+  } else {
+    v.store(p, static_cast<int>(count));
+  }
+}
+
+template <typename T>
+inline Vec<T> load_or_zero(const T* p, int64_t count) {
+  return p ? load(p, count) : Vec<T>(T(0));
+}
+
+}  // namespace rnnkit
