@@ -86,6 +86,13 @@ def test_reset_starts_over_and_weights_changes_are_seen():
     assert_close(_steps(stream, x), layer(x)[0], 1e-5, "after a weight change")
 
 
+def test_stream_of_a_layer_made_in_inference_mode():
+    with torch.inference_mode():
+        layer = Recurrent(GRUCell(4, 6))
+        x = torch.randn(5, 1, 4)
+        assert_close(_steps(layer.stream(), x), layer(x)[0], 1e-5, "outputs")
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

@@ -53,7 +53,13 @@ class Stepper:
             buffer.copy_(value)
 
     def _prepare(self, loops, weights: CellWeights) -> tuple:
-        key = (loops, *((id(w), w._version) for w in weights if w is not None))
+        key = (loops, *((id(w), _version(w)) for w in weights if w is not None))
         if key != self._prepared_for:
             self._prepared, self._prepared_for = loops.prepare_step(self.pointwise, weights), key
         return self._prepared
+
+
+def _version(weight: Tensor) -> object:
+    """What changes when ``weight`` is changed in place. Inference tensors keep no version
+    counter, so for them every call counts as a change (correct, if slower)."""
+    return object() if weight.is_inference() else weight._version
