@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/native/CPUBlas.h>
 
@@ -49,8 +50,21 @@ class Gemm {
     }
 #ifdef CPUBLAS_BRGEMM_F32F32F32
     if constexpr (std::is_same_v<T, float>) {
-      at::native::cpublas::brgemm(rows, n_, k_, k_, n_, n_, accumulate, a, weight_kn_.data_ptr<float>(), out,
-                                  /*is_vnni=*/false);
+      // Mid-sized products are split by columns over the threads; waking them costs a
+      // few microseconds, more than the whole product below about 0.5M multiply-adds.
+      constexpr int64_t kMinThreaded = int64_t(1) << 19, kColumnAlign = 16;
+      const int64_t parts = rows * n_ * k_ >= kMinThreaded ? at::get_num_threads() : 1;
+      const float* w = weight_kn_.data_ptr<float>();
+      at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          const int64_t n0 = n_ * p / parts / kColumnAlign * kColumnAlign;
+          const int64_t n1 = p + 1 == parts ? n_ : n_ * (p + 1) / parts / kColumnAlign * kColumnAlign;
+          if (n1 > n0) {
+            at::native::cpublas::brgemm(rows, n1 - n0, k_, k_, n_, n_, accumulate, a, w + n0, out + n0,
+                                        /*is_vnni=*/false);
+          }
+        }
+      });
       return;
     }
 #endif

@@ -33,7 +33,7 @@ inline Vec<T> tanh(const Vec<T>& x) {
 // enough elements to pay for waking them (a few microseconds each).
 template <typename F>
 inline void for_rows(int64_t rows, int64_t width, const F& f) {
-  constexpr int64_t kElementsPerTask = 16384;
+  constexpr int64_t kElementsPerTask = 4096;
   const int64_t grain = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(width, 1));
   at::parallel_for(0, rows, grain, f);
 }
