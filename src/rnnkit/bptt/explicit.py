@@ -2,7 +2,7 @@
 
 Forward, for a batch sorted by length (longest first), time-major::
 
-    gates_x = x @ W_ih.T + b_ih                          (T, B, G)  one GEMM
+    gates_x = x @ W_ih.T + b_ih                          (T, B, G)  large GEMMs
     for t in 0..T-1, on the b_t sequences still running:
         gates_h = h_{t-1} @ W_hh.T + b_hh                (b_t, G)   one GEMM
         state_t = pointwise(gates_x[t], gates_h, state_{t-1})
@@ -19,8 +19,10 @@ its final state is read at its own last step, and in backward its running gradie
 dL/d(final state) untouched until the loop reaches that step.
 
 The loops themselves run natively (``rnnkit.bptt.native``) or in PyTorch
-(``rnnkit.bptt.torch_loops``), as ``rnnkit.bptt.backend`` decides; this file holds what
-the two share: the input projection and the gradients that are GEMMs over all steps.
+(``rnnkit.bptt.torch_loops``), as ``rnnkit.bptt.backend`` decides, each with the input
+projection (the native loops form it a chunk of ~1024 rows at a time, never the whole
+(T, B, G) at once); this file holds what the two share: the gradients that are GEMMs
+over all steps.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt.backend import loops_for
-from rnnkit.bptt.gemm import contract_rows, linear, matmul
+from rnnkit.bptt.gemm import contract_rows, matmul
 from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.cells.base import CellWeights, Pointwise
 
@@ -71,9 +73,8 @@ class _ExplicitBPTT(torch.autograd.Function):
         steps, batch, _ = x.shape
         batch_sizes = _batch_sizes(lengths, steps, batch)
         loops = loops_for(pointwise, x)
-        gates_x = linear(x, w_ih, b_ih).contiguous()  # (T, B, G)
         states, pre_projection, saved = loops.forward_loop(
-            pointwise, gates_x, state0, w_hh, b_hh, w_hr, batch_sizes, keep
+            pointwise, x, (w_ih, w_hh, b_ih, b_hh, w_hr), state0, batch_sizes, keep
         )
         if lengths is None:
             final = [s[-1].clone() for s in states]

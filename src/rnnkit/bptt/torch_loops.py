@@ -13,16 +13,16 @@ from rnnkit.cells.base import CellWeights, Pointwise
 
 def forward_loop(
     pointwise: Pointwise,
-    gates_x: Tensor,
+    x: Tensor,
+    weights: CellWeights,
     state0: tuple[Tensor, ...],
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    w_hr: Tensor | None,
     batch_sizes: list[int],
     keep: bool,
 ):
-    """-> (state of every step [(T, B, size) per entry], pre-projection outputs or None,
-    what ``backward_loop`` needs). Entry 0 of the states (h, after projection) is y."""
+    """x (T, B, I) -> (state of every step [(T, B, size) per entry], pre-projection outputs
+    or None, what ``backward_loop`` needs). Entry 0 of the states (h, after projection) is y."""
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
+    gates_x = linear(x, w_ih, b_ih)  # (T, B, G): all steps in one GEMM
     steps, batch, _ = gates_x.shape
     alloc = allocator(gates_x, batch_sizes)
     states = [alloc(steps, *s.shape) for s in state0]

@@ -24,9 +24,11 @@ def supports(pointwise: Pointwise, x: Tensor) -> bool:
     )
 
 
-def forward_loop(pointwise, gates_x, state0, w_hh, b_hh, w_hr, batch_sizes, keep):
-    kernels = _KERNELS[type(pointwise)]
-    return kernels.forward(pointwise, gates_x, state0, (w_hh, b_hh, w_hr), batch_sizes, keep)
+def forward_loop(pointwise, x, weights, state0, batch_sizes, keep):
+    """The input projection runs inside, a chunk of steps at a time (csrc/gemm.h)."""
+    return _KERNELS[type(pointwise)].forward(
+        pointwise, x.contiguous(), weights, state0, batch_sizes, keep
+    )
 
 
 def backward_loop(
@@ -58,10 +60,10 @@ class _LSTM:
         return ops.lstm_step(*args)
 
     @staticmethod
-    def forward(pointwise, gates_x, state0, weights, batch_sizes, keep):
-        w_hh, b_hh, w_hr = weights
+    def forward(pointwise, x, weights, state0, batch_sizes, keep):
+        w_ih, w_hh, b_ih, b_hh, w_hr = weights
         y, c_all, gates, m_all = ops.lstm_forward(
-            gates_x, *state0, w_hh, b_hh, w_hr, batch_sizes, keep, gemm.use_onednn
+            x, w_ih, *state0, w_hh, _sum(b_ih, b_hh), w_hr, batch_sizes, keep, gemm.use_onednn
         )
         return [y, c_all], (m_all if w_hr is not None else None), gates
 
@@ -87,10 +89,10 @@ class _GRU:
         return ops.gru_step(*args)
 
     @staticmethod
-    def forward(pointwise, gates_x, state0, weights, batch_sizes, keep):
-        w_hh, b_hh, _ = weights
+    def forward(pointwise, x, weights, state0, batch_sizes, keep):
+        w_ih, w_hh, b_ih, b_hh, _ = weights
         y, saved = ops.gru_forward(
-            gates_x, state0[0], w_hh, b_hh, batch_sizes, keep, gemm.use_onednn
+            x, w_ih, b_ih, state0[0], w_hh, b_hh, batch_sizes, keep, gemm.use_onednn
         )
         return [y], None, saved
 
@@ -115,10 +117,12 @@ class _Elman:
         return ops.elman_step(*args)
 
     @staticmethod
-    def forward(pointwise, gates_x, state0, weights, batch_sizes, keep):
-        w_hh, b_hh, _ = weights
+    def forward(pointwise, x, weights, state0, batch_sizes, keep):
+        w_ih, w_hh, b_ih, b_hh, _ = weights
         relu = pointwise.nonlinearity == "relu"
-        y = ops.elman_forward(gates_x, state0[0], w_hh, b_hh, batch_sizes, relu, gemm.use_onednn)
+        y = ops.elman_forward(
+            x, w_ih, state0[0], w_hh, _sum(b_ih, b_hh), batch_sizes, relu, gemm.use_onednn
+        )
         return [y], None, None  # backward reads act'(a) off y itself
 
     @staticmethod
@@ -141,6 +145,11 @@ class _Elman:
     @staticmethod
     def prepare_step(pointwise, w):
         return ops.elman_prepare_step(*w[:4]), pointwise.nonlinearity == "relu"
+
+
+def _sum(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
+    """One bias where the math adds both (LSTM, Elman)."""
+    return None if b_ih is None else b_ih + b_hh
 
 
 _KERNELS = {LSTMPointwise: _LSTM, GRUPointwise: _GRU, ElmanPointwise: _Elman}

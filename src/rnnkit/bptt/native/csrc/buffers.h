@@ -42,10 +42,10 @@ inline Tensor buffer(at::IntArrayRef shape, const Tensor& like, bool full) {
   return at::from_blob(data, shape, [](void* p) { std::free(p); }, like.options());
 }
 
-inline void check_inputs(const Tensor& gates_x, at::IntArrayRef batch_sizes) {
-  TORCH_CHECK(gates_x.device().is_cpu(), "rnnkit native: tensors must be on the CPU");
-  TORCH_CHECK(gates_x.dim() == 3 && gates_x.is_contiguous(), "rnnkit native: gates_x must be contiguous (T, B, G)");
-  TORCH_CHECK(static_cast<int64_t>(batch_sizes.size()) == gates_x.size(0), "rnnkit native: one batch size per step");
+inline void check_inputs(const Tensor& sequence, at::IntArrayRef batch_sizes) {
+  TORCH_CHECK(sequence.device().is_cpu(), "rnnkit native: tensors must be on the CPU");
+  TORCH_CHECK(sequence.dim() == 3 && sequence.is_contiguous(), "rnnkit native: expected a contiguous (T, B, ...) tensor");
+  TORCH_CHECK(static_cast<int64_t>(batch_sizes.size()) == sequence.size(0), "rnnkit native: one batch size per step");
 }
 
 inline void check_step(const Tensor& x, const Tensor& h) {

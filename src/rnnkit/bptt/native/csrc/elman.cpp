@@ -17,16 +17,16 @@ inline void forward_row(int64_t H, const T* x, const T* r, const T* bias, bool r
 }
 
 template <typename T>
-void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const T* h0, const T* b_hh,
+void forward_steps(int64_t steps, int64_t B, int64_t H, InputChunks<T>& gates_x, const T* h0, const T* bias,
                    const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, bool relu, T* y) {
   std::vector<T> gh(B * H);
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t rows = batch_sizes[t];
     recurrent(t == 0 ? h0 : y + (t - 1) * B * H, rows, gh.data(), /*accumulate=*/false);
-    const T* gx = gates_x + t * B * H;
+    const T* gx = gates_x.step(t);
     T* h = y + t * B * H;
     for_rows(rows, H, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) forward_row<T>(H, gx + b * H, gh.data() + b * H, b_hh, relu, h + b * H);
+      for (int64_t b = begin; b < end; ++b) forward_row<T>(H, gx + b * H, gh.data() + b * H, bias, relu, h + b * H);
     });
   }
 }
@@ -55,18 +55,20 @@ void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const 
   }
 }
 
-Tensor elman_forward(const Tensor& gates_x, const Tensor& h0, const Tensor& w_hh, const std::optional<Tensor>& b_hh,
-                     at::IntArrayRef batch_sizes, bool relu, bool onednn) {
-  check_inputs(gates_x, batch_sizes);
-  const int64_t steps = gates_x.size(0), B = gates_x.size(1), H = h0.size(1);
+// x (T, B, I); bias = b_ih + b_hh (or none).
+Tensor elman_forward(const Tensor& x, const Tensor& w_ih, const Tensor& h0, const Tensor& w_hh,
+                     const std::optional<Tensor>& bias, at::IntArrayRef batch_sizes, bool relu, bool onednn) {
+  check_inputs(x, batch_sizes);
+  const int64_t steps = x.size(0), B = x.size(1), H = h0.size(1);
   const Tensor h0c = h0.contiguous();
-  const std::optional<Tensor> bias = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
-  Tensor y = buffer({steps, B, H}, gates_x, all_full(batch_sizes, B));
-  AT_DISPATCH_FLOATING_TYPES(gates_x.scalar_type(), "elman_forward", [&] {
+  const std::optional<Tensor> b = bias ? std::optional<Tensor>(bias->contiguous()) : std::nullopt;
+  Tensor y = buffer({steps, B, H}, x, all_full(batch_sizes, B));
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "elman_forward", [&] {
     using T = scalar_t;
+    InputChunks<T> gates_x(x, w_ih, onednn);
     const Gemm<T> recurrent(w_hh, onednn);
-    forward_steps<T>(steps, B, H, gates_x.data_ptr<T>(), h0c.data_ptr<T>(), maybe<T>(bias), recurrent, batch_sizes,
-                     relu, y.data_ptr<T>());
+    forward_steps<T>(steps, B, H, gates_x, h0c.data_ptr<T>(), maybe<T>(b), recurrent, batch_sizes, relu,
+                     y.data_ptr<T>());
   });
   return y;
 }
@@ -114,7 +116,7 @@ Tensor elman_step(const Tensor& x, at::TensorList blocks, bool relu, Tensor& h) 
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "elman_forward(Tensor gates_x, Tensor h0, Tensor w_hh, Tensor? b_hh, int[] batch_sizes, bool relu, "
+      "elman_forward(Tensor x, Tensor w_ih, Tensor h0, Tensor w_hh, Tensor? bias, int[] batch_sizes, bool relu, "
       "bool onednn) -> Tensor",
       &elman_forward);
   m.def(

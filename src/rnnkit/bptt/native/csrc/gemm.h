@@ -6,6 +6,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/native/CPUBlas.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -16,10 +17,12 @@ namespace rnnkit {
 using at::Tensor;
 
 // out (rows, N) = or += a (rows, K) @ weight.T, weight (N, K); row-major, contiguous.
-// Measured on AMD EPYC (AVX-512): oneDNN's threaded GEMM is the fastest from about 4M
-// multiply-adds (2x MKL's), and below that oneDNN's brgemm micro-kernel, called on raw
-// pointers, beats both (2.3 us against MKL's 6.3 us at 16x64x256): at small sizes the
-// cost of a call is the cost of the step. float64 goes to ATen's mm.
+// Measured on AMD EPYC (AVX-512), per-step products: oneDNN's brgemm micro-kernel on raw
+// pointers beats MKL 2-3x at small sizes (2.3 us against 6.3 us at 16x64x256), where the
+// cost of a call is the cost of a step; split by columns over the threads from 0.5M
+// multiply-adds on, it also beats oneDNN's own threaded GEMM call (64x256x1024: the
+// LSTM forward took 15 ms against 24 ms), which wins only on very large products such
+// as the input projection's chunks. float64 goes to ATen's mm.
 template <typename T>
 class Gemm {
  public:
@@ -40,7 +43,7 @@ class Gemm {
   }
 
   void operator()(const T* a, int64_t rows, T* out, bool accumulate) const {
-    constexpr int64_t kMinOneDnn = int64_t(1) << 22;
+    constexpr int64_t kMinOneDnn = int64_t(1) << 28;
     if (rows == 0) return;
     if (onednn_ && rows * n_ * k_ >= kMinOneDnn) {
       const Tensor product = onednn(wrap(a, rows, k_));
@@ -109,5 +112,40 @@ inline void gemm_kn(const T* a, int64_t rows, const Tensor& w, T* out, bool accu
   Tensor out_t = at::from_blob(out, {rows, N}, options);
   accumulate ? out_t.addmm_(a_t, w) : at::mm_out(out_t, a_t, w);
 }
+
+// gates_x = x @ W_ih.T for step t, computed a chunk of steps at a time into one reused
+// buffer: the whole (T, B, G) input projection never exists, which saves its memory and
+// the page faults of a fresh buffer that size, while each product still spans many rows.
+template <typename T>
+class InputChunks {
+ public:
+  InputChunks(const Tensor& x, const Tensor& w_ih, bool onednn)
+      : x_(x.data_ptr<T>()),
+        steps_(x.size(0)),
+        batch_(x.size(1)),
+        inputs_(x.size(2)),
+        gates_(w_ih.size(0)),
+        gemm_(w_ih, onednn),
+        steps_per_chunk_(std::max<int64_t>(1, kRowsPerChunk / batch_)),
+        buffer_(std::min(steps_per_chunk_, steps_) * batch_ * gates_) {}
+
+  const T* step(int64_t t) {
+    if (t < begin_ || t >= end_) {
+      begin_ = t;
+      end_ = std::min(steps_, t + steps_per_chunk_);
+      gemm_(x_ + t * batch_ * inputs_, (end_ - begin_) * batch_, buffer_.data(), /*accumulate=*/false);
+    }
+    return buffer_.data() + (t - begin_) * batch_ * gates_;
+  }
+
+ private:
+  static constexpr int64_t kRowsPerChunk = 1024;
+  const T* x_;
+  int64_t steps_, batch_, inputs_, gates_;
+  Gemm<T> gemm_;
+  int64_t steps_per_chunk_;
+  std::vector<T> buffer_;
+  int64_t begin_ = 0, end_ = 0;
+};
 
 }  // namespace rnnkit

@@ -39,20 +39,20 @@ inline void forward_row(int64_t H, const T* x, const T* b_x, const T* r, const T
 
 // Saved per step and row: r, z, n and a_n side by side (4H).
 template <typename T>
-void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gates_x, const T* h0, const T* b_hh,
-                   const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, T* y, T* saved) {
+void forward_steps(int64_t steps, int64_t B, int64_t H, InputChunks<T>& gates_x, const T* h0, const T* b_ih,
+                   const T* b_hh, const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, T* y, T* saved) {
   const int64_t G = 3 * H;
   std::vector<T> gh(B * G);
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t rows = batch_sizes[t];
     const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
-    const T* gx = gates_x + t * B * G;
+    const T* gx = gates_x.step(t);
     T* h = y + t * B * H;
     T* kept = saved ? saved + t * B * 4 * H : nullptr;
     recurrent(h_prev, rows, gh.data(), /*accumulate=*/false);
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
-        forward_row<T>(H, gx + b * G, nullptr, gh.data() + b * G, b_hh, h_prev + b * H, h + b * H,
+        forward_row<T>(H, gx + b * G, b_ih, gh.data() + b * G, b_hh, h_prev + b * H, h + b * H,
                        kept ? kept + b * 4 * H : nullptr);
       }
     });
@@ -99,20 +99,23 @@ void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const 
   }
 }
 
-std::tuple<Tensor, Tensor> gru_forward(const Tensor& gates_x, const Tensor& h0, const Tensor& w_hh,
-                                       const std::optional<Tensor>& b_hh, at::IntArrayRef batch_sizes, bool keep,
-                                       bool onednn) {
-  check_inputs(gates_x, batch_sizes);
-  const int64_t steps = gates_x.size(0), B = gates_x.size(1), H = h0.size(1);
+// x (T, B, I).
+std::tuple<Tensor, Tensor> gru_forward(const Tensor& x, const Tensor& w_ih, const std::optional<Tensor>& b_ih,
+                                       const Tensor& h0, const Tensor& w_hh, const std::optional<Tensor>& b_hh,
+                                       at::IntArrayRef batch_sizes, bool keep, bool onednn) {
+  check_inputs(x, batch_sizes);
+  const int64_t steps = x.size(0), B = x.size(1), H = h0.size(1);
   const bool full = all_full(batch_sizes, B);
   const Tensor h0c = h0.contiguous();
-  const std::optional<Tensor> bias = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
-  Tensor y = buffer({steps, B, H}, gates_x, full);
-  Tensor saved = keep ? buffer({steps, B, 4 * H}, gates_x, full) : at::empty({0}, gates_x.options());
-  AT_DISPATCH_FLOATING_TYPES(gates_x.scalar_type(), "gru_forward", [&] {
+  const std::optional<Tensor> bx = b_ih ? std::optional<Tensor>(b_ih->contiguous()) : std::nullopt;
+  const std::optional<Tensor> bh = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
+  Tensor y = buffer({steps, B, H}, x, full);
+  Tensor saved = keep ? buffer({steps, B, 4 * H}, x, full) : at::empty({0}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_forward", [&] {
     using T = scalar_t;
+    InputChunks<T> gates_x(x, w_ih, onednn);
     const Gemm<T> recurrent(w_hh, onednn);
-    forward_steps<T>(steps, B, H, gates_x.data_ptr<T>(), h0c.data_ptr<T>(), maybe<T>(bias), recurrent, batch_sizes,
+    forward_steps<T>(steps, B, H, gates_x, h0c.data_ptr<T>(), maybe<T>(bx), maybe<T>(bh), recurrent, batch_sizes,
                      y.data_ptr<T>(), keep ? saved.data_ptr<T>() : nullptr);
   });
   return {y, saved};
@@ -165,7 +168,8 @@ Tensor gru_step(const Tensor& x, at::TensorList blocks, Tensor& h) {
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "gru_forward(Tensor gates_x, Tensor h0, Tensor w_hh, Tensor? b_hh, int[] batch_sizes, bool keep, "
+      "gru_forward(Tensor x, Tensor w_ih, Tensor? b_ih, Tensor h0, Tensor w_hh, Tensor? b_hh, int[] batch_sizes, "
+      "bool keep, "
       "bool onednn) -> (Tensor, Tensor)",
       &gru_forward);
   m.def(

@@ -41,7 +41,7 @@ struct Shape {
 };
 
 template <typename T>
-void forward_steps(const Shape& s, const T* gates_x, const T* h0, const T* c0, const T* b_hh,
+void forward_steps(const Shape& s, InputChunks<T>& gates_x, const T* h0, const T* c0, const T* bias,
                    const Gemm<T>& recurrent, const Gemm<T>* projection, at::IntArrayRef batch_sizes,
                    T* y, T* c_all, T* gates, T* m_all) {
   const int64_t H = s.H, G = s.G(), B = s.batch;
@@ -50,14 +50,14 @@ void forward_steps(const Shape& s, const T* gates_x, const T* h0, const T* c0, c
     const int64_t rows = batch_sizes[t];
     const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * s.P;
     const T* c_prev = t == 0 ? c0 : c_all + (t - 1) * B * H;
-    const T* gx = gates_x + t * B * G;
+    const T* gx = gates_x.step(t);
     T* act = gates ? gates + t * B * G : nullptr;
     T* c = c_all + t * B * H;
     T* m = projection ? (m_all ? m_all + t * B * H : m_scratch.data()) : y + t * B * H;
     recurrent(h_prev, rows, gh.data(), /*accumulate=*/false);
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
-        forward_row<T>(H, gx + b * G, gh.data() + b * G, b_hh, c_prev + b * H, act ? act + b * G : nullptr,
+        forward_row<T>(H, gx + b * G, gh.data() + b * G, bias, c_prev + b * H, act ? act + b * G : nullptr,
                        c + b * H, m + b * H);
       }
     });
@@ -118,26 +118,29 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
   }
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(const Tensor& gates_x, const Tensor& h0, const Tensor& c0,
-                                                        const Tensor& w_hh, const std::optional<Tensor>& b_hh,
+// x (T, B, I); bias = b_ih + b_hh (or none).
+std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(const Tensor& x, const Tensor& w_ih, const Tensor& h0,
+                                                        const Tensor& c0, const Tensor& w_hh,
+                                                        const std::optional<Tensor>& bias,
                                                         const std::optional<Tensor>& w_hr,
                                                         at::IntArrayRef batch_sizes, bool keep, bool onednn) {
-  check_inputs(gates_x, batch_sizes);
-  const Shape s{gates_x.size(0), gates_x.size(1), c0.size(1), h0.size(1)};
+  check_inputs(x, batch_sizes);
+  const Shape s{x.size(0), x.size(1), c0.size(1), h0.size(1)};
   const bool full = all_full(batch_sizes, s.batch);
   const Tensor h0c = h0.contiguous(), c0c = c0.contiguous();
-  const std::optional<Tensor> bias = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
-  const Tensor none = at::empty({0}, gates_x.options());
-  Tensor y = buffer({s.steps, s.batch, s.P}, gates_x, full);
-  Tensor c_all = buffer({s.steps, s.batch, s.H}, gates_x, full);
-  Tensor gates = keep ? buffer({s.steps, s.batch, s.G()}, gates_x, full) : none;
-  Tensor m_all = keep && w_hr ? buffer({s.steps, s.batch, s.H}, gates_x, full) : none;
-  AT_DISPATCH_FLOATING_TYPES(gates_x.scalar_type(), "lstm_forward", [&] {
+  const std::optional<Tensor> b = bias ? std::optional<Tensor>(bias->contiguous()) : std::nullopt;
+  const Tensor none = at::empty({0}, x.options());
+  Tensor y = buffer({s.steps, s.batch, s.P}, x, full);
+  Tensor c_all = buffer({s.steps, s.batch, s.H}, x, full);
+  Tensor gates = keep ? buffer({s.steps, s.batch, s.G()}, x, full) : none;
+  Tensor m_all = keep && w_hr ? buffer({s.steps, s.batch, s.H}, x, full) : none;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
     using T = scalar_t;
+    InputChunks<T> gates_x(x, w_ih, onednn);
     const Gemm<T> recurrent(w_hh, onednn);
     std::optional<Gemm<T>> projection;
     if (w_hr) projection.emplace(*w_hr, onednn);
-    forward_steps<T>(s, gates_x.data_ptr<T>(), h0c.data_ptr<T>(), c0c.data_ptr<T>(), maybe<T>(bias), recurrent,
+    forward_steps<T>(s, gates_x, h0c.data_ptr<T>(), c0c.data_ptr<T>(), maybe<T>(b), recurrent,
                      projection ? &*projection : nullptr, batch_sizes, y.data_ptr<T>(), c_all.data_ptr<T>(),
                      keep ? gates.data_ptr<T>() : nullptr, m_all.numel() ? m_all.data_ptr<T>() : nullptr);
   });
@@ -199,7 +202,7 @@ Tensor lstm_step(const Tensor& x, at::TensorList blocks, const std::optional<Ten
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "lstm_forward(Tensor gates_x, Tensor h0, Tensor c0, Tensor w_hh, Tensor? b_hh, Tensor? w_hr, "
+      "lstm_forward(Tensor x, Tensor w_ih, Tensor h0, Tensor c0, Tensor w_hh, Tensor? bias, Tensor? w_hr, "
       "int[] batch_sizes, bool keep, bool onednn) -> (Tensor, Tensor, Tensor, Tensor)",
       &lstm_forward);
   m.def(

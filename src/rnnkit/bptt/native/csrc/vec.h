@@ -23,6 +23,20 @@ inline Vec<T> sigmoid(const Vec<T>& x) {
   return one / (one + x.neg().exp_u20());
 }
 
+#if defined(CPU_CAPABILITY_AVX512)
+// The same in float on AVX-512, with the division replaced by a 14-bit reciprocal and one
+// Newton step (r' = r (2 - d r), about 1 ulp), which costs a fraction of a division; the
+// clamp keeps e^-x finite (sigmoid(-80) is 1.8e-35 either way).
+template <>
+inline Vec<float> sigmoid(const Vec<float>& x) {
+  const __m512 one = _mm512_set1_ps(1.f), two = _mm512_set1_ps(2.f);
+  const Vec<float> clamped(_mm512_max_ps(x, _mm512_set1_ps(-80.f)));
+  const __m512 d = _mm512_add_ps(one, clamped.neg().exp_u20());
+  const __m512 r = _mm512_rcp14_ps(d);
+  return Vec<float>(_mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, two)));
+}
+#endif
+
 template <typename T>
 inline Vec<T> tanh(const Vec<T>& x) {
   const Vec<T> two(T(2));
