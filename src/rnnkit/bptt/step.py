@@ -37,9 +37,14 @@ class Stepper:
         self._prepared: tuple | None = None
         self._prepared_for: tuple = ()
 
-    @torch.no_grad()
     def step(self, x: Tensor) -> Tensor:
         """x (B, I) -> y (B, P); the state moves one step on."""
+        if torch.is_grad_enabled():  # entering no_grad costs a microsecond: only when needed
+            with torch.no_grad():
+                return self._step(x)
+        return self._step(x)
+
+    def _step(self, x: Tensor) -> Tensor:
         if self.pointwise is None:
             y, new = self.cell(x, self.cell.State(*self.state))
             self._store(new)
@@ -53,7 +58,7 @@ class Stepper:
             buffer.copy_(value)
 
     def _prepare(self, loops, weights: CellWeights) -> tuple:
-        key = (loops, *((id(w), _version(w)) for w in weights if w is not None))
+        key = (loops, *[(id(w), _version(w)) for w in weights if w is not None])
         if key != self._prepared_for:
             self._prepared, self._prepared_for = loops.prepare_step(self.pointwise, weights), key
         return self._prepared

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import linear
 
-from rnnkit.cells.base import CellWeights, Pointwise, RecurrentCell
+from rnnkit.cells.base import Pointwise, RecurrentCell
 
 # d/dx of sigmoid and tanh written in terms of their outputs y: g * y * (1 - y) and
 # g * (1 - y^2), each one fused kernel instead of three element-wise ops.
@@ -87,11 +87,6 @@ class LSTMCell(RecurrentCell):
 
     def state_sizes(self) -> tuple[int, ...]:
         return (self.output_size, self.hidden_size)
-
-    def weights(self) -> CellWeights:
-        return CellWeights(
-            self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.weight_hr
-        )
 
     def forward(self, x: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
         if state is None:
