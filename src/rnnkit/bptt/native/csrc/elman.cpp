@@ -100,16 +100,17 @@ std::vector<Tensor> elman_prepare_step(const Tensor& w_ih, const Tensor& w_hh, c
 Tensor elman_step(const Tensor& x, at::TensorList blocks, bool relu, Tensor& h) {
   check_step(x, h);
   const int64_t H = h.size(1);
-  const Tensor h_prev = h.clone();
+  Tensor y = at::empty_like(h);  // the parts write y while the others still read h
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "elman_step", [&] {
     using T = scalar_t;
-    T* h_p = h.data_ptr<T>();
-    step_parts<T>(blocks, H, 1, x, h_prev, /*separate=*/false,
+    T* y_p = y.data_ptr<T>();
+    step_parts<T>(blocks, H, 1, x, h, /*separate=*/false,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* a, const T*, const T* bias, const T*) {
-                    forward_row<T>(Hp, a, nullptr, bias, relu, h_p + b * H + u0);
+                    forward_row<T>(Hp, a, nullptr, bias, relu, y_p + b * H + u0);
                   });
   });
-  return h.clone();
+  h.copy_(y);
+  return y;
 }
 
 }  // namespace

@@ -151,17 +151,18 @@ std::vector<Tensor> gru_prepare_step(const Tensor& w_ih, const Tensor& w_hh, con
 Tensor gru_step(const Tensor& x, at::TensorList blocks, Tensor& h) {
   check_step(x, h);
   const int64_t H = h.size(1);
-  const Tensor h_prev = h.clone();
+  Tensor y = at::empty_like(h);  // the parts write y while the others still read h
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_step", [&] {
     using T = scalar_t;
-    T* h_p = h.data_ptr<T>();
-    const T* h_prev_p = h_prev.data_ptr<T>();
-    step_parts<T>(blocks, H, 3, x, h_prev, /*separate=*/true,
+    T* y_p = y.data_ptr<T>();
+    const T* h_p = h.data_ptr<T>();
+    step_parts<T>(blocks, H, 3, x, h, /*separate=*/true,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* gx, const T* gh, const T* b_x, const T* b_h) {
-                    forward_row<T>(Hp, gx, b_x, gh, b_h, h_prev_p + b * H + u0, h_p + b * H + u0, nullptr);
+                    forward_row<T>(Hp, gx, b_x, gh, b_h, h_p + b * H + u0, y_p + b * H + u0, nullptr);
                   });
   });
-  return h.clone();
+  h.copy_(y);
+  return y;
 }
 
 }  // namespace

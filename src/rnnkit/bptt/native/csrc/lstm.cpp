@@ -182,20 +182,21 @@ std::vector<Tensor> lstm_prepare_step(const Tensor& w_ih, const Tensor& w_hh, co
 Tensor lstm_step(const Tensor& x, at::TensorList blocks, const std::optional<Tensor>& w_hr_t, Tensor& h, Tensor& c) {
   check_step(x, h);
   const int64_t H = c.size(1);
-  const Tensor h_prev = h.clone();
-  Tensor m = w_hr_t ? at::empty({x.size(0), H}, x.options()) : h;
+  Tensor y = at::empty_like(h);  // the parts write y while the others still read h
+  Tensor m = w_hr_t ? at::empty({x.size(0), H}, x.options()) : y;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_step", [&] {
     using T = scalar_t;
     T* c_p = c.data_ptr<T>();
     T* m_p = m.data_ptr<T>();
-    step_parts<T>(blocks, H, 4, x, h_prev, /*separate=*/false,
+    step_parts<T>(blocks, H, 4, x, h, /*separate=*/false,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* a, const T*, const T* bias, const T*) {
                     T* c_row = c_p + b * H + u0;
                     forward_row<T>(Hp, a, nullptr, bias, c_row, nullptr, c_row, m_p + b * H + u0);
                   });
-    if (w_hr_t) gemm_kn<T>(m_p, x.size(0), *w_hr_t, h.data_ptr<T>(), /*accumulate=*/false);
+    if (w_hr_t) gemm_kn<T>(m_p, x.size(0), *w_hr_t, y.data_ptr<T>(), /*accumulate=*/false);
   });
-  return h.clone();
+  h.copy_(y);
+  return y;
 }
 
 }  // namespace
