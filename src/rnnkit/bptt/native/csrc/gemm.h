@@ -21,8 +21,8 @@ using at::Tensor;
 // pointers beats MKL 2-3x at small sizes (2.3 us against 6.3 us at 16x64x256), where the
 // cost of a call is the cost of a step; split by columns over the threads from 0.5M
 // multiply-adds on, it also beats oneDNN's own threaded GEMM call (64x256x1024: the
-// LSTM forward took 15 ms against 24 ms), which wins only on very large products such
-// as the input projection's chunks. float64 goes to ATen's mm.
+// LSTM forward took 15 ms against 24 ms); oneDNN wins from about 64M multiply-adds (the
+// input projection's chunks, the per-step products at H=512). float64 goes to ATen's mm.
 template <typename T>
 class Gemm {
  public:
@@ -43,7 +43,7 @@ class Gemm {
   }
 
   void operator()(const T* a, int64_t rows, T* out, bool accumulate) const {
-    constexpr int64_t kMinOneDnn = int64_t(1) << 28;
+    constexpr int64_t kMinOneDnn = int64_t(1) << 26;
     if (rows == 0) return;
     if (onednn_ && rows * n_ * k_ >= kMinOneDnn) {
       const Tensor product = onednn(wrap(a, rows, k_));
