@@ -83,12 +83,8 @@ class _ExplicitBPTT(torch.autograd.Function):
             every = torch.arange(batch, device=x.device)
             final = [s[last, every] for s in states]
 
-        ctx.pointwise, ctx.loops, ctx.batch_sizes, ctx.record = (
-            pointwise,
-            loops,
-            batch_sizes,
-            record,
-        )
+        ctx.pointwise, ctx.loops, ctx.record = pointwise, loops, record
+        ctx.batch_sizes = batch_sizes
         ctx.saved, ctx.extra_states, ctx.pre_projection = saved, states[1:], pre_projection
         # y goes through save_for_backward so that changing it in place is caught.
         ctx.save_for_backward(x, w_ih, w_hh, w_hr, states[0], *state0)
