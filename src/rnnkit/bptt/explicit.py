@@ -32,8 +32,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt.backend import loops_for
-from rnnkit.bptt.gemm import contract_rows, matmul
 from rnnkit.bptt.gradient_flow import new_record, step_norms
+from rnnkit.bptt.weight_gradients import weight_gradients
 from rnnkit.cells.base import CellWeights, Pointwise
 
 
@@ -102,27 +102,10 @@ class _ExplicitBPTT(torch.autograd.Function):
         )  # fmt: skip
         if ctx.record is not None:
             ctx.record.norms = step_norms(d_h_all)
-        grads = _weight_gradients(
-            ctx, x, y, w_ih, w_hh, w_hr, state0[0], d_gates_x, d_gates_h, d_h_all
-        )
+        # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
+        needs = ctx.needs_input_grad[4:10]
+        grads = weight_gradients(
+            needs, x, y, (w_ih, w_hh, w_hr), state0[0], d_gates_x, d_gates_h, d_h_all,
+            ctx.pre_projection, ctx.has_bias,
+        )  # fmt: skip
         return (None, None, None, None, *grads, *grad_state0)
-
-
-def _weight_gradients(ctx, x, y, w_ih, w_hh, w_hr, h0, d_gates_x, d_gates_h, d_h_all):
-    """dL/dx and every weight gradient as one GEMM over all T * B rows each."""
-    # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
-    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = ctx.needs_input_grad[4:10]
-    flat_dgx = d_gates_x.flatten(0, 1)  # (T*B, G)
-    d_x = matmul(d_gates_x, w_ih) if need_x else None
-    d_w_ih = contract_rows(flat_dgx, x.flatten(0, 1)) if need_w_ih else None
-    d_w_hh = None
-    if need_w_hh:
-        # h_{t-1} is h0 for t = 0 and y_{t-1} after that.
-        h_prev = y[:-1].flatten(0, 1)
-        d_w_hh = d_gates_h[0].T @ h0 + contract_rows(d_gates_h[1:].flatten(0, 1), h_prev)
-    d_b_ih = d_gates_x.sum((0, 1)) if ctx.has_bias and need_b_ih else None
-    d_b_hh = d_gates_h.sum((0, 1)) if ctx.has_bias and need_b_hh else None
-    d_w_hr = None
-    if w_hr is not None and need_w_hr:
-        d_w_hr = contract_rows(d_h_all.flatten(0, 1), ctx.pre_projection.flatten(0, 1))
-    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt import gemm
+from rnnkit.bptt.weight_gradients import SplitGates
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 
 ops = torch.ops.rnnkit
@@ -100,11 +101,11 @@ class _GRU:
     def backward(
         pointwise, grad_y, grad_final, state0, states, saved, weights, batch_sizes, keep_dh
     ):
-        d_gx, d_gh, d_h_all, grad_h0 = ops.gru_backward(
+        d_gx, d_n_reset, d_h_all, grad_h0 = ops.gru_backward(
             grad_y, grad_final[0], state0[0], states[0], saved, weights[0], batch_sizes, keep_dh,
             gemm.use_onednn,
         )  # fmt: skip
-        return d_gx, d_gh, (d_h_all if keep_dh else None), [grad_h0]
+        return d_gx, SplitGates(d_gx, d_n_reset), (d_h_all if keep_dh else None), [grad_h0]
 
     @staticmethod
     def prepare_step(pointwise, w):

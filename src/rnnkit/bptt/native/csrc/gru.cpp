@@ -8,6 +8,9 @@
 //   dn = dh (1 - z)(1 - n^2);  dr = dn a_n r(1 - r);  dz = dh (h_{t-1} - n) z(1 - z)
 //   dL/d gates_x = [dr, dz, dn];  dL/d gates_h = [dr, dz, dn * r]
 //   dL/dh_{t-1} = dh * z + dL/d gates_h @ W_hh                   one GEMM
+// dL/d gates_h shares its first 2H columns with dL/d gates_x: only dn * r is kept for
+// every step (the weight gradient reads the rest from dL/d gates_x), which saves 2H
+// floats per step and row against torch.nn.GRU's memory.
 #include "common.h"
 
 namespace rnnkit {
@@ -62,15 +65,16 @@ void forward_steps(int64_t steps, int64_t B, int64_t H, InputChunks<T>& gates_x,
 template <typename T>
 void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* h0, const T* y,
                     const T* saved, const Gemm<T>& recurrent_t, at::IntArrayRef batch_sizes, T* carry,
-                    T* d_gates_x, T* d_gates_h, T* d_h_all) {
+                    T* d_gates_x, T* d_n_reset, T* d_h_all) {
   const int64_t G = 3 * H;
+  std::vector<T> dgh(B * G);  // this step's dL/d gates_h
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t rows = batch_sizes[t];
     const T* gy = grad_y + t * B * H;
     const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
     const T* kept = saved + t * B * 4 * H;
     T* dgx = d_gates_x + t * B * G;
-    T* dgh = d_gates_h + t * B * G;
+    T* dn_r = d_n_reset + t * B * H;
     T* dh_out = d_h_all ? d_h_all + t * B * H : nullptr;
     for_rows(rows, G, [&](int64_t begin, int64_t end) {
       const Vec<T> one(T(1));
@@ -88,14 +92,15 @@ void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const 
           store(dr, dgx + b * G + j, n_lanes);
           store(dz, dgx + b * G + H + j, n_lanes);
           store(dn, dgx + b * G + 2 * H + j, n_lanes);
-          store(dr, dgh + b * G + j, n_lanes);
-          store(dz, dgh + b * G + H + j, n_lanes);
-          store(dn * r, dgh + b * G + 2 * H + j, n_lanes);
+          store(dr, dgh.data() + b * G + j, n_lanes);
+          store(dz, dgh.data() + b * G + H + j, n_lanes);
+          store(dn * r, dgh.data() + b * G + 2 * H + j, n_lanes);
+          store(dn * r, dn_r + k, n_lanes);
           store(dh * z, carry + k, n_lanes);
         });
       }
     });
-    recurrent_t(dgh, rows, carry, /*accumulate=*/true);
+    recurrent_t(dgh.data(), rows, carry, /*accumulate=*/true);
   }
 }
 
@@ -130,16 +135,16 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> gru_backward(const Tensor& grad_y, co
   const Tensor h0c = h0.contiguous();
   Tensor carry = grad_h.contiguous().clone();
   Tensor d_gates_x = buffer({steps, B, 3 * H}, grad_y, full);
-  Tensor d_gates_h = buffer({steps, B, 3 * H}, grad_y, full);
+  Tensor d_n_reset = buffer({steps, B, H}, grad_y, full);
   Tensor d_h_all = keep_dh ? buffer({steps, B, H}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "gru_backward", [&] {
     using T = scalar_t;
     const Gemm<T> recurrent_t(w_hh.t(), onednn);
     backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), h0c.data_ptr<T>(), y.data_ptr<T>(), saved.data_ptr<T>(),
                       recurrent_t, batch_sizes, carry.data_ptr<T>(), d_gates_x.data_ptr<T>(),
-                      d_gates_h.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
+                      d_n_reset.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
   });
-  return {d_gates_x, d_gates_h, d_h_all, carry};
+  return {d_gates_x, d_n_reset, d_h_all, carry};
 }
 
 std::vector<Tensor> gru_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
