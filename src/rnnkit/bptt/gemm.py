@@ -63,9 +63,12 @@ def contract_rows(a: Tensor, b: Tensor) -> Tensor:
     """a.T @ b for a (R, M), b (R, N) -> (M, N): a weight gradient summed over R = T*B rows.
 
     oneDNN wants its left operand contiguous, so the product is formed as (b.T @ a).T or
-    a.T @ b, whichever makes the smaller operand the one to be copied.
+    a.T @ b, whichever makes the smaller operand the one to be copied. When neither is at
+    most half the other, that copy would add as much memory as an operand: MKL then
+    reads both in place, more slowly (an Elman RNN's dW_hh, say).
     """
-    if not _on_onednn(a, a.shape[1], a.shape[0], b.shape[1]):
+    small, large = sorted((a.shape[1], b.shape[1]))
+    if 2 * small > large or not _on_onednn(a, a.shape[1], a.shape[0], b.shape[1]):
         return a.T @ b
     if b.shape[1] <= a.shape[1]:
         return linear(b.T, a.T).T.contiguous()
