@@ -2,8 +2,9 @@
 through time.
 
 * ``rnnkit.cells``: one time step of each cell family (``ElmanCell``, ``LSTMCell``, ``GRUCell``).
-* ``rnnkit.bptt``: the engine (explicit BPTT, autograd unroll, gradient-flow recording).
-* ``rnnkit.layers``: ``Recurrent(cell)``, ``Bidirectional``, ``Stacked``.
+* ``rnnkit.bptt``: the engine (explicit BPTT on native C++ or PyTorch loops, autograd
+  unroll, gradient-flow recording, the streaming step).
+* ``rnnkit.layers``: ``Recurrent(cell)``, ``Bidirectional``, ``Stacked``, ``layer.stream()``.
 * ``rnnkit.nn``: drop-in ``RNN``, ``LSTM``, ``GRU`` for torch.nn's.
 """
 

@@ -1,7 +1,8 @@
 """The engine: the only time loops in rnnkit.
 
 * ``explicit_bptt``: forward over a sequence and backpropagation through time written
-  out by hand, for any cell with a ``Pointwise`` split.
+  out by hand, for any cell with a ``Pointwise`` split; its loops run natively (C++) or
+  in PyTorch, as ``backend`` decides.
 * ``autograd_unroll``: the cell's own step unrolled under autograd; the test oracle and
   the fallback for cells without a hand-written derivative.
 * ``record_gradient_flow``: keep ||dL/dh_t|| for every step during backward.
