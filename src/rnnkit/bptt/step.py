@@ -67,4 +67,7 @@ class Stepper:
 def _version(weight: Tensor) -> object:
     """What changes when ``weight`` is changed in place. Inference tensors keep no version
     counter, so for them every call counts as a change (correct, if slower)."""
-    return object() if weight.is_inference() else weight._version
+    try:
+        return weight._version
+    except RuntimeError:  # "Inference tensors do not track version counter"
+        return object()
