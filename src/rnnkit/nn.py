@@ -29,7 +29,12 @@ from rnnkit.bptt.step import Stepper
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 from rnnkit.layers.sequence import from_time_major, run_direction, to_time_major
 from rnnkit.layers.stream import Stream
-from rnnkit.layers.validation import check_input, check_probability, check_state
+from rnnkit.layers.validation import (
+    check_batch_size,
+    check_input,
+    check_probability,
+    check_state,
+)
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -134,8 +139,7 @@ class _StackedRecurrent(Module):
             raise ValueError(
                 "stream() needs bidirectional=False: the reverse direction reads from the end"
             )
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_batch_size(batch_size)
         shapes = self._state_shapes(batch_size)
         weight = self.weight_ih_l0
         state = (

@@ -12,7 +12,7 @@ from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.base import SequenceLayer
 from rnnkit.layers.sequence import run_direction
 from rnnkit.layers.stream import Stream
-from rnnkit.layers.validation import check_state
+from rnnkit.layers.validation import check_batch_size, check_state
 
 
 class Recurrent(SequenceLayer):
@@ -71,8 +71,7 @@ class Recurrent(SequenceLayer):
             raise ValueError(
                 "stream() needs a forward layer: a reversed one reads the sequence from its end"
             )
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_batch_size(batch_size)
         like = self.cell.weight_ih
         if state is None:
             state0 = tuple(self.cell.init_state(batch_size, like.device, like.dtype))

@@ -89,6 +89,12 @@ def check_state(
     return tuple(state)
 
 
+def check_batch_size(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"batch_size must be a positive int, got {value!r}")
+    return value
+
+
 def check_probability(value: object, name: str, allow_one: bool = False) -> float:
     """A dropout-like rate: a number in [0, 1) (or [0, 1] where torch.nn allows 1)."""
     top_ok = value <= 1 if allow_one else value < 1

@@ -37,9 +37,11 @@ def backward_loop(
 ):
     grad_y = grad_y.contiguous()  # e.g. the expanded gradient of y.sum()
     kernels = _KERNELS[type(pointwise)]
-    return kernels.backward(
+    d_gates_x, d_gates_h, d_h_all, grad_state0 = kernels.backward(
         pointwise, grad_y, grad_final, state0, states, saved, (w_hh, w_hr), batch_sizes, keep_dh
     )
+    # The kernels return an empty d_h_all when it was not asked for.
+    return d_gates_x, d_gates_h, (d_h_all if keep_dh else None), grad_state0
 
 
 def prepare_step(pointwise: Pointwise, weights: CellWeights) -> tuple:
@@ -77,7 +79,7 @@ class _LSTM:
             grad_y, *grad_final, state0[1], states[1], saved, w_hh, w_hr, batch_sizes, keep_dh,
             gemm.use_onednn,
         )  # fmt: skip
-        return d_gates, d_gates, (d_h_all if keep_dh else None), [grad_h0, grad_c0]
+        return d_gates, d_gates, d_h_all, [grad_h0, grad_c0]
 
     @staticmethod
     def prepare_step(pointwise, w):
@@ -105,7 +107,7 @@ class _GRU:
             grad_y, grad_final[0], state0[0], states[0], saved, weights[0], batch_sizes, keep_dh,
             gemm.use_onednn,
         )  # fmt: skip
-        return d_gx, SplitGates(d_gx, d_n_reset), (d_h_all if keep_dh else None), [grad_h0]
+        return d_gx, SplitGates(d_gx, d_n_reset), d_h_all, [grad_h0]
 
     @staticmethod
     def prepare_step(pointwise, w):
@@ -141,7 +143,7 @@ class _Elman:
             keep_dh,
             gemm.use_onednn,
         )
-        return d_gates, d_gates, (d_h_all if keep_dh else None), [grad_h0]
+        return d_gates, d_gates, d_h_all, [grad_h0]
 
     @staticmethod
     def prepare_step(pointwise, w):
