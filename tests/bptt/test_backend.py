@@ -78,3 +78,37 @@ def test_missing_native_engine_warns_once_and_falls_back(monkeypatch):
 def test_unknown_backend_is_a_value_error():
     with pytest.raises(ValueError, match=r"backend must be one of \('native', 'torch'\)"):
         backend.set_backend("cuda")
+
+
+@needs_native
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "make_cell",
+    [
+        lambda: LSTMCell(7, 37),
+        lambda: LSTMCell(7, 37, proj_size=19),
+        lambda: GRUCell(7, 37),
+        lambda: ElmanCell(7, 37),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_native_loops_on_a_team_of_threads_match_the_torch_loops(make_cell, threads, dtype):
+    """Large enough for the native loops to split the hidden units over a team of threads
+    (csrc/team.h), with shares that do not fall on vector boundaries and shrinking batches."""
+    layer = Recurrent(make_cell().to(dtype))
+    x = torch.randn(12, 9, 7, dtype=dtype, requires_grad=True)
+    lengths = [12, 12, 11, 8, 8, 5, 3, 2, 1]
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    before = torch.get_num_threads()
+    results = []
+    try:
+        torch.set_num_threads(threads)
+        for name in backend.BACKENDS:
+            with backend.use_backend(name):
+                y, state = layer(x, lengths=lengths)
+                loss = (y * torch.arange(y.numel()).view_as(y).cos()).sum() + state.h.square().sum()
+                results.append((y, *state, *torch.autograd.grad(loss, [x, *layer.parameters()])))
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)

@@ -46,7 +46,12 @@ def weight_gradients(
         d_w_hh = _recurrent(
             d_gates_h, lambda d: d[0].T @ h0 + contract_rows(d[1:].flatten(0, 1), h_prev)
         )
-    d_b_hh = _recurrent(d_gates_h, lambda d: d.sum((0, 1))) if has_bias and need_b_hh else None
+    d_b_hh = None
+    if has_bias and need_b_hh:
+        if d_gates_h is d_gates_x and d_b_ih is not None:  # LSTM, Elman: one sum serves both
+            d_b_hh = d_b_ih.clone()  # two parameters must not share one .grad
+        else:
+            d_b_hh = _recurrent(d_gates_h, lambda d: d.sum((0, 1)))
     d_w_hr = None
     if w_hr is not None and need_w_hr:
         d_w_hr = contract_rows(d_h_all.flatten(0, 1), pre_projection.flatten(0, 1))

@@ -66,7 +66,7 @@ class _LSTM:
     def forward(pointwise, x, weights, state0, batch_sizes, keep):
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
         y, c_all, gates, m_all = ops.lstm_forward(
-            x, w_ih, *state0, w_hh, _sum(b_ih, b_hh), w_hr, batch_sizes, keep, gemm.use_onednn
+            x, w_ih, *state0, w_hh, _sum(b_ih, b_hh), w_hr, batch_sizes, keep
         )
         return [y, c_all], (m_all if w_hr is not None else None), gates
 
@@ -76,9 +76,8 @@ class _LSTM:
     ):
         w_hh, w_hr = weights
         d_gates, d_h_all, grad_h0, grad_c0 = ops.lstm_backward(
-            grad_y, *grad_final, state0[1], states[1], saved, w_hh, w_hr, batch_sizes, keep_dh,
-            gemm.use_onednn,
-        )  # fmt: skip
+            grad_y, *grad_final, state0[1], states[1], saved, w_hh, w_hr, batch_sizes, keep_dh
+        )
         return d_gates, d_gates, d_h_all, [grad_h0, grad_c0]
 
     @staticmethod
