@@ -33,7 +33,6 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt.backend import loops_for
 from rnnkit.bptt.gradient_flow import new_record, step_norms
-from rnnkit.bptt.weight_gradients import weight_gradients
 from rnnkit.cells.base import CellWeights, Pointwise
 
 
@@ -104,7 +103,7 @@ class _ExplicitBPTT(torch.autograd.Function):
             ctx.record.norms = step_norms(d_h_all)
         # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
         needs = ctx.needs_input_grad[4:10]
-        grads = weight_gradients(
+        grads = ctx.loops.weight_gradients(
             needs, x, y, (w_ih, w_hh, w_hr), state0[0], d_gates_x, d_gates_h, d_h_all,
             ctx.pre_projection, ctx.has_bias,
         )  # fmt: skip

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt.gemm import linear, matmul
+from rnnkit.bptt.weight_gradients import weight_gradients  # noqa: F401  (the loops' API)
 from rnnkit.cells.base import CellWeights, Pointwise
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt import gemm
+from rnnkit.bptt import weight_gradients as generic
 from rnnkit.bptt.weight_gradients import SplitGates
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 
@@ -42,6 +43,27 @@ def backward_loop(
     )
     # The kernels return an empty d_h_all when it was not asked for.
     return d_gates_x, d_gates_h, (d_h_all if keep_dh else None), grad_state0
+
+
+def weight_gradients(
+    needs, x, y, weights, h0, d_gates_x, d_gates_h, d_h_all, pre_projection, has_bias
+):
+    """As ``rnnkit.bptt.weight_gradients.weight_gradients``. Where the input and recurrent
+    gates share dL/d gates (LSTM, Elman) and both weights want theirs, dL/dW_ih, dL/dW_hh
+    and the bias's come from one pass over it (csrc/weight_gradients.cpp)."""
+    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = needs
+    if d_gates_h is not d_gates_x or not (need_w_ih and need_w_hh):
+        return generic.weight_gradients(
+            needs, x, y, weights, h0, d_gates_x, d_gates_h, d_h_all, pre_projection, has_bias
+        )
+    d_w_ih, d_w_hh, d_b = ops.shared_gate_weight_gradients(d_gates_x, x, h0, y, has_bias)
+    d_x, *_, d_w_hr = generic.weight_gradients(
+        (need_x, False, False, False, False, need_w_hr),
+        x, y, weights, h0, d_gates_x, d_gates_h, d_h_all, pre_projection, has_bias,
+    )  # fmt: skip
+    d_b_ih = d_b if has_bias and need_b_ih else None
+    d_b_hh = d_b.clone() if has_bias and need_b_hh else None  # one tensor must not be two .grads
+    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
 
 
 def prepare_step(pointwise: Pointwise, weights: CellWeights) -> tuple:

@@ -126,27 +126,33 @@ PackedB<T> pack_columns(const T* w, int64_t K, int64_t ld, Share columns) {
   return PackedB<T>(K, columns.size(), [&](int64_t k, int64_t c) { return w[k * ld + columns.begin + c]; });
 }
 
-// C (M, N) = or += A (M, K) @ B, A and C row-major with leading dimensions lda and ldc, on
-// the calling thread, a block of B at a time (it stays in the core's cache while every row
-// of A goes past). float runs oneDNN's brgemm micro-kernel; float64 (tests, gradcheck) ATen.
+// C (M, N) = or += A (M, K) @ B (K, N), row-major with leading dimensions lda, ldb, ldc, on
+// the calling thread. float runs oneDNN's brgemm micro-kernel; float64 (tests, gradcheck) ATen.
+template <typename T>
+void gemm_rows(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
+               bool accumulate) {
+  if (M == 0 || N == 0) return;
+#ifdef CPUBLAS_BRGEMM_F32F32F32
+  if constexpr (std::is_same_v<T, float>) {
+    at::native::cpublas::brgemm(M, N, K, lda, ldb, ldc, accumulate, A, B, C, /*is_vnni=*/false);
+    return;
+  }
+#endif
+  const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  const Tensor a = at::from_blob(const_cast<T*>(A), {M, K}, {lda, 1}, options);
+  const Tensor b = at::from_blob(const_cast<T*>(B), {K, N}, {ldb, 1}, options);
+  Tensor c = at::from_blob(C, {M, N}, {ldc, 1}, options);
+  accumulate ? c.addmm_(a, b) : c.copy_(at::mm(a, b));
+}
+
+// C (M, N) = or += A (M, K) @ B, a block of B at a time (it stays in the core's cache while
+// every row of A goes past).
 template <typename T>
 void product(int64_t M, const T* A, int64_t lda, const PackedB<T>& B, T* C, int64_t ldc, bool accumulate) {
   constexpr int64_t ldb = PackedB<T>::kColumns;
-  if (M == 0) return;
   for (int64_t b = 0; b < B.blocks(); ++b) {
-    const int64_t c0 = b * ldb, width = std::min(ldb, B.N() - c0);
-#ifdef CPUBLAS_BRGEMM_F32F32F32
-    if constexpr (std::is_same_v<T, float>) {
-      at::native::cpublas::brgemm(M, width, B.K(), lda, ldb, ldc, accumulate, A, B.block(b), C + c0,
-                                  /*is_vnni=*/false);
-      continue;
-    }
-#endif
-    const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
-    const Tensor a = at::from_blob(const_cast<T*>(A), {M, B.K()}, {lda, 1}, options);
-    const Tensor w = at::from_blob(const_cast<T*>(B.block(b)), {B.K(), width}, {ldb, 1}, options);
-    Tensor c = at::from_blob(C + c0, {M, width}, {ldc, 1}, options);
-    accumulate ? c.addmm_(a, w) : c.copy_(at::mm(a, w));
+    const int64_t c0 = b * ldb;
+    gemm_rows(M, std::min(ldb, B.N() - c0), B.K(), A, lda, B.block(b), ldb, C + c0, ldc, accumulate);
   }
 }
 
