@@ -123,8 +123,10 @@ class _StackedRecurrent(Module):
 
     def _weights(self, layer: int, direction: int) -> CellWeights:
         # Straight from _parameters: Module.__getattr__ costs microseconds per streamed step.
-        names = self._weight_names[layer][direction]
-        return CellWeights(*(self._parameters[n] if n is not None else None for n in names))
+        p = self._parameters
+        return CellWeights._make(
+            [p[n] if n is not None else None for n in self._weight_names[layer][direction]]
+        )
 
     def stream(
         self, batch_size: int = 1, hx: Tensor | tuple[Tensor, Tensor] | None = None

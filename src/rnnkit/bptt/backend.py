@@ -21,6 +21,7 @@ from rnnkit.cells.base import Pointwise
 BACKENDS = ("native", "torch")
 _backend = os.environ.get("RNNKIT_BACKEND", "native")
 _warned = False
+_native_loops = None
 
 
 def set_backend(name: str) -> None:
@@ -46,13 +47,13 @@ def use_backend(name: str) -> Iterator[None]:
 
 def loops_for(pointwise: Pointwise, x: Tensor):
     """The module whose ``forward_loop``/``backward_loop`` run this cell on this input."""
-    global _warned
+    global _warned, _native_loops
     if _backend == "native":
         if native.available():
-            from rnnkit.bptt.native import loops
-
-            if loops.supports(pointwise, x):
-                return loops
+            if _native_loops is None:  # imported once: it needs the loaded library's ops
+                from rnnkit.bptt.native import loops as _native_loops
+            if _native_loops.supports(pointwise, x):
+                return _native_loops
         elif not _warned:
             warnings.warn(
                 f"rnnkit's native engine is unavailable ({native.unavailable_reason}); "

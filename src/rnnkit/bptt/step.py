@@ -58,16 +58,16 @@ class Stepper:
             buffer.copy_(value)
 
     def _prepare(self, loops, weights: CellWeights) -> tuple:
-        key = (loops, *[(id(w), _version(w)) for w in weights if w is not None])
+        key = (loops, *map(id, weights), _versions(weights))
         if key != self._prepared_for:
             self._prepared, self._prepared_for = loops.prepare_step(self.pointwise, weights), key
         return self._prepared
 
 
-def _version(weight: Tensor) -> object:
-    """What changes when ``weight`` is changed in place. Inference tensors keep no version
+def _versions(weights: CellWeights) -> object:
+    """What changes when a weight is changed in place. Inference tensors keep no version
     counter, so for them every call counts as a change (correct, if slower)."""
     try:
-        return weight._version
+        return tuple([w._version for w in weights if w is not None])
     except RuntimeError:  # "Inference tensors do not track version counter"
         return object()

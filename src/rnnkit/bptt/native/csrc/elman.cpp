@@ -91,20 +91,20 @@ std::tuple<Tensor, Tensor, Tensor> elman_backward(const Tensor& grad_y, const Te
   return {d_gates, d_h_all, carry};
 }
 
-std::vector<Tensor> elman_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
+Tensor elman_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
                                        const std::optional<Tensor>& b_hh) {
   return prepare_step(w_ih, w_hh, b_ih, b_hh, /*gates=*/1, /*sum_biases=*/true);
 }
 
 // One step for streaming, h updated in place, in the parts of `prepare_step`.
-Tensor elman_step(const Tensor& x, at::TensorList blocks, bool relu, Tensor& h) {
+Tensor elman_step(const Tensor& x, const Tensor& prepared, bool relu, Tensor& h) {
   check_step(x, h);
   const int64_t H = h.size(1);
   Tensor y = at::empty_like(h);  // the parts write y while the others still read h
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "elman_step", [&] {
     using T = scalar_t;
     T* y_p = y.data_ptr<T>();
-    step_parts<T>(blocks, H, 1, x, h, /*separate=*/false,
+    step_parts<T>(prepared, H, 1, x, h, /*separate=*/false,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* a, const T*, const T* bias, const T*) {
                     forward_row<T>(Hp, a, nullptr, bias, relu, y_p + b * H + u0);
                   });
@@ -124,8 +124,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "elman_backward(Tensor grad_y, Tensor grad_h, Tensor y, Tensor w_hh, int[] batch_sizes, bool relu, "
       "bool keep_dh, bool onednn) -> (Tensor, Tensor, Tensor)",
       &elman_backward);
-  m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor[]", &elman_prepare_step);
-  m.def("elman_step(Tensor x, Tensor[] blocks, bool relu, Tensor(a!) h) -> Tensor", &elman_step);
+  m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &elman_prepare_step);
+  m.def("elman_step(Tensor x, Tensor prepared, bool relu, Tensor(a!) h) -> Tensor", &elman_step);
 }
 
 }  // namespace rnnkit

@@ -147,13 +147,13 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> gru_backward(const Tensor& grad_y, co
   return {d_gates_x, d_n_reset, d_h_all, carry};
 }
 
-std::vector<Tensor> gru_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
+Tensor gru_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
                                      const std::optional<Tensor>& b_hh) {
   return prepare_step(w_ih, w_hh, b_ih, b_hh, /*gates=*/3, /*sum_biases=*/false);
 }
 
 // One step for streaming, h updated in place, in the parts of `prepare_step`.
-Tensor gru_step(const Tensor& x, at::TensorList blocks, Tensor& h) {
+Tensor gru_step(const Tensor& x, const Tensor& prepared, Tensor& h) {
   check_step(x, h);
   const int64_t H = h.size(1);
   Tensor y = at::empty_like(h);  // the parts write y while the others still read h
@@ -161,7 +161,7 @@ Tensor gru_step(const Tensor& x, at::TensorList blocks, Tensor& h) {
     using T = scalar_t;
     T* y_p = y.data_ptr<T>();
     const T* h_p = h.data_ptr<T>();
-    step_parts<T>(blocks, H, 3, x, h, /*separate=*/true,
+    step_parts<T>(prepared, H, 3, x, h, /*separate=*/true,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* gx, const T* gh, const T* b_x, const T* b_h) {
                     forward_row<T>(Hp, gx, b_x, gh, b_h, h_p + b * H + u0, y_p + b * H + u0, nullptr);
                   });
@@ -182,8 +182,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "gru_backward(Tensor grad_y, Tensor grad_h, Tensor h0, Tensor y, Tensor saved, Tensor w_hh, "
       "int[] batch_sizes, bool keep_dh, bool onednn) -> (Tensor, Tensor, Tensor, Tensor)",
       &gru_backward);
-  m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor[]", &gru_prepare_step);
-  m.def("gru_step(Tensor x, Tensor[] blocks, Tensor(a!) h) -> Tensor", &gru_step);
+  m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &gru_prepare_step);
+  m.def("gru_step(Tensor x, Tensor prepared, Tensor(a!) h) -> Tensor", &gru_step);
 }
 
 }  // namespace rnnkit

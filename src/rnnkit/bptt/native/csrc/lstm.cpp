@@ -206,14 +206,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(const Tensor& grad_y, c
   return {d_gates, d_h_all, carry_h, carry_c};
 }
 
-std::vector<Tensor> lstm_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
+Tensor lstm_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
                                       const std::optional<Tensor>& b_hh) {
   return prepare_step(w_ih, w_hh, b_ih, b_hh, /*gates=*/4, /*sum_biases=*/true);
 }
 
 // One step for streaming, state updated in place: a = x @ W_ih.T + h @ W_hh.T + bias, in
 // the parts of `prepare_step`; then the projection, if any (w_hr_t = W_hr.T contiguous).
-Tensor lstm_step(const Tensor& x, at::TensorList blocks, const std::optional<Tensor>& w_hr_t, Tensor& h, Tensor& c) {
+Tensor lstm_step(const Tensor& x, const Tensor& prepared, const std::optional<Tensor>& w_hr_t, Tensor& h, Tensor& c) {
   check_step(x, h);
   const int64_t H = c.size(1);
   Tensor y = at::empty_like(h);  // the parts write y while the others still read h
@@ -222,12 +222,15 @@ Tensor lstm_step(const Tensor& x, at::TensorList blocks, const std::optional<Ten
     using T = scalar_t;
     T* c_p = c.data_ptr<T>();
     T* m_p = m.data_ptr<T>();
-    step_parts<T>(blocks, H, 4, x, h, /*separate=*/false,
+    step_parts<T>(prepared, H, 4, x, h, /*separate=*/false,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* a, const T*, const T* bias, const T*) {
                     T* c_row = c_p + b * H + u0;
                     forward_row<T>(Hp, a, bias, c_row, nullptr, 0, c_row, m_p + b * H + u0);
                   });
-    if (w_hr_t) gemm_kn<T>(m_p, x.size(0), *w_hr_t, y.data_ptr<T>(), /*accumulate=*/false);
+    if (w_hr_t) {
+      const int64_t P = y.size(1);
+      gemm_rows<T>(x.size(0), P, H, m_p, H, w_hr_t->data_ptr<T>(), P, y.data_ptr<T>(), P, /*accumulate=*/false);
+    }
   });
   h.copy_(y);
   return y;
@@ -245,8 +248,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "Tensor w_hh, Tensor? w_hr, int[] batch_sizes, bool keep_dh) "
       "-> (Tensor, Tensor, Tensor, Tensor)",
       &lstm_backward);
-  m.def("lstm_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor[]", &lstm_prepare_step);
-  m.def("lstm_step(Tensor x, Tensor[] blocks, Tensor? w_hr_t, Tensor(a!) h, Tensor(b!) c) -> Tensor", &lstm_step);
+  m.def("lstm_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &lstm_prepare_step);
+  m.def("lstm_step(Tensor x, Tensor prepared, Tensor? w_hr_t, Tensor(a!) h, Tensor(b!) c) -> Tensor", &lstm_step);
 }
 
 }  // namespace rnnkit
