@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rnnkit.bptt import gemm
 from rnnkit.bptt import weight_gradients as generic
 from rnnkit.bptt.weight_gradients import SplitGates
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
@@ -24,7 +23,7 @@ def supports(pointwise: Pointwise, x: Tensor) -> bool:
 
 
 def forward_loop(pointwise, x, weights, state0, batch_sizes, keep):
-    """The input projection runs inside, a chunk of steps at a time (csrc/gemm.h)."""
+    """The input projection runs inside, a chunk of steps at a time (csrc/team.h)."""
     return _KERNELS[type(pointwise)].forward(
         pointwise, x.contiguous(), weights, state0, batch_sizes, keep
     )
@@ -108,9 +107,7 @@ class _GRU:
     @staticmethod
     def forward(pointwise, x, weights, state0, batch_sizes, keep):
         w_ih, w_hh, b_ih, b_hh, _ = weights
-        y, saved = ops.gru_forward(
-            x, w_ih, b_ih, state0[0], w_hh, b_hh, batch_sizes, keep, gemm.use_onednn
-        )
+        y, saved = ops.gru_forward(x, w_ih, b_ih, state0[0], w_hh, b_hh, batch_sizes, keep)
         return [y], None, saved
 
     @staticmethod
@@ -118,9 +115,8 @@ class _GRU:
         pointwise, grad_y, grad_final, state0, states, saved, weights, batch_sizes, keep_dh
     ):
         d_gx, d_n_reset, d_h_all, grad_h0 = ops.gru_backward(
-            grad_y, grad_final[0], state0[0], states[0], saved, weights[0], batch_sizes, keep_dh,
-            gemm.use_onednn,
-        )  # fmt: skip
+            grad_y, grad_final[0], state0[0], states[0], saved, weights[0], batch_sizes, keep_dh
+        )
         return d_gx, SplitGates(d_gx, d_n_reset), d_h_all, [grad_h0]
 
     @staticmethod
@@ -135,9 +131,7 @@ class _Elman:
     def forward(pointwise, x, weights, state0, batch_sizes, keep):
         w_ih, w_hh, b_ih, b_hh, _ = weights
         relu = pointwise.nonlinearity == "relu"
-        y = ops.elman_forward(
-            x, w_ih, state0[0], w_hh, _sum(b_ih, b_hh), batch_sizes, relu, gemm.use_onednn
-        )
+        y = ops.elman_forward(x, w_ih, state0[0], w_hh, _sum(b_ih, b_hh), batch_sizes, relu)
         return [y], None, None  # backward reads act'(a) off y itself
 
     @staticmethod
@@ -153,7 +147,6 @@ class _Elman:
             batch_sizes,
             relu,
             keep_dh,
-            gemm.use_onednn,
         )
         return d_gates, d_gates, d_h_all, [grad_h0]
 

@@ -4,6 +4,6 @@
 #include <torch/library.h>
 
 #include "buffers.h"
-#include "gemm.h"
 #include "step.h"
+#include "team.h"
 #include "vec.h"

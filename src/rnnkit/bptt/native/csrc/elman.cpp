@@ -2,6 +2,7 @@
 // Backward: da = dL/dh_t * act'(h_t), with act' read off h_t (1 - h^2, or h > 0);
 // dL/dh_{t-1} = da @ W_hh.
 #include "common.h"
+#include "team.h"
 
 namespace rnnkit {
 namespace {
@@ -16,76 +17,85 @@ inline void forward_row(int64_t H, const T* x, const T* r, const T* bias, bool r
   });
 }
 
+// The loops on a team (team.h), each thread on its share of the hidden units.
 template <typename T>
-void forward_steps(int64_t steps, int64_t B, int64_t H, InputChunks<T>& gates_x, const T* h0, const T* bias,
-                   const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, bool relu, T* y) {
-  std::vector<T> gh(B * H);
-  for (int64_t t = 0; t < steps; ++t) {
-    const int64_t rows = batch_sizes[t];
-    recurrent(t == 0 ? h0 : y + (t - 1) * B * H, rows, gh.data(), /*accumulate=*/false);
-    const T* gx = gates_x.step(t);
-    T* h = y + t * B * H;
-    for_rows(rows, H, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) forward_row<T>(H, gx + b * H, gh.data() + b * H, bias, relu, h + b * H);
-    });
-  }
+void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, const T* w_ih, const T* h0,
+                   const T* w_hh, const T* bias, at::IntArrayRef batch_sizes, bool relu, T* y) {
+  run_team(team_size(B * H * (H + I)), [&](int64_t rank, int64_t threads) {
+    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const int64_t n = units.size();
+    InputShare<T> input(x, steps, B, I, w_ih, H, 1, units);
+    const PackedB<T> wh = pack_units(w_hh, H, H, 1, units);
+    const std::vector<T> b = pack_units(bias, H, 1, units);
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t rows = batch_sizes[t];
+      T* a = input.step(t);
+      product(rows, t == 0 ? h0 : y + (t - 1) * B * H, H, wh, a, n, /*accumulate=*/true);
+      for (int64_t r = 0; r < rows; ++r) {
+        forward_row<T>(n, a + r * n, nullptr, b.empty() ? nullptr : b.data(), relu, y + (t * B + r) * H + units.begin);
+      }
+      team_barrier();
+    }
+    release_product();
+  });
 }
 
 template <typename T>
-void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* y, const Gemm<T>& recurrent_t,
+void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* y, const T* w_hh,
                     at::IntArrayRef batch_sizes, bool relu, T* carry, T* d_gates, T* d_h_all) {
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    const int64_t rows = batch_sizes[t];
-    const T* gy = grad_y + t * B * H;
-    const T* h = y + t * B * H;
-    T* da = d_gates + t * B * H;
-    T* dh_out = d_h_all ? d_h_all + t * B * H : nullptr;
-    for_rows(rows, H, [&](int64_t begin, int64_t end) {
-      const Vec<T> one(T(1)), zero(T(0));
-      for_lanes<T>((end - begin) * H, [&](int64_t j, int64_t n) {
-        const int64_t k = begin * H + j;
-        const Vec<T> dh = load(carry + k, n) + load(gy + k, n);
-        if (dh_out) store(dh, dh_out + k, n);
-        const Vec<T> h_t = load(h + k, n);
-        const Vec<T> slope = relu ? Vec<T>::blendv(zero, one, h_t > zero) : one - h_t * h_t;
-        store(dh * slope, da + k, n);
-      });
-    });
-    recurrent_t(da, rows, carry, /*accumulate=*/false);
-  }
+  run_team(team_size(B * H * H), [&](int64_t rank, int64_t threads) {
+    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const PackedB<T> wh = pack_columns(w_hh, H, H, units);
+    const Vec<T> one(T(1)), zero(T(0));
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const int64_t rows = batch_sizes[t];
+      T* da = d_gates + t * B * H;
+      for (int64_t r = 0; r < rows; ++r) {
+        for_lanes<T>(units.size(), [&](int64_t j, int64_t lanes) {
+          const int64_t k = r * H + units.begin + j, kt = t * B * H + k;
+          const Vec<T> dh = load(carry + k, lanes) + load(grad_y + kt, lanes);
+          if (d_h_all) store(dh, d_h_all + kt, lanes);
+          const Vec<T> h_t = load(y + kt, lanes);
+          const Vec<T> slope = relu ? Vec<T>::blendv(zero, one, h_t > zero) : one - h_t * h_t;
+          store(dh * slope, da + k, lanes);
+        });
+      }
+      team_barrier();
+      product(rows, da, H, wh, carry + units.begin, H, /*accumulate=*/false);
+    }
+    release_product();
+  });
 }
 
 // x (T, B, I); bias = b_ih + b_hh (or none).
 Tensor elman_forward(const Tensor& x, const Tensor& w_ih, const Tensor& h0, const Tensor& w_hh,
-                     const std::optional<Tensor>& bias, at::IntArrayRef batch_sizes, bool relu, bool onednn) {
+                     const std::optional<Tensor>& bias, at::IntArrayRef batch_sizes, bool relu) {
   check_inputs(x, batch_sizes);
-  const int64_t steps = x.size(0), B = x.size(1), H = h0.size(1);
-  const Tensor h0c = h0.contiguous();
+  const int64_t steps = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(1);
+  const Tensor h0c = h0.contiguous(), w_ihc = w_ih.contiguous(), w_hhc = w_hh.contiguous();
   const std::optional<Tensor> b = bias ? std::optional<Tensor>(bias->contiguous()) : std::nullopt;
   Tensor y = buffer({steps, B, H}, x, all_full(batch_sizes, B));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "elman_forward", [&] {
     using T = scalar_t;
-    InputChunks<T> gates_x(x, w_ih, onednn);
-    const Gemm<T> recurrent(w_hh, onednn);
-    forward_steps<T>(steps, B, H, gates_x, h0c.data_ptr<T>(), maybe<T>(b), recurrent, batch_sizes, relu,
-                     y.data_ptr<T>());
+    forward_steps<T>(steps, B, I, H, x.data_ptr<T>(), w_ihc.data_ptr<T>(), h0c.data_ptr<T>(), w_hhc.data_ptr<T>(),
+                     maybe<T>(b), batch_sizes, relu, y.data_ptr<T>());
   });
   return y;
 }
 
 std::tuple<Tensor, Tensor, Tensor> elman_backward(const Tensor& grad_y, const Tensor& grad_h, const Tensor& y,
                                                   const Tensor& w_hh, at::IntArrayRef batch_sizes, bool relu,
-                                                  bool keep_dh, bool onednn) {
+                                                  bool keep_dh) {
   check_inputs(grad_y, batch_sizes);
   const int64_t steps = grad_y.size(0), B = grad_y.size(1), H = grad_y.size(2);
   const bool full = all_full(batch_sizes, B);
+  const Tensor w_hhc = w_hh.contiguous();
   Tensor carry = grad_h.contiguous().clone();
   Tensor d_gates = buffer({steps, B, H}, grad_y, full);
   Tensor d_h_all = keep_dh ? buffer({steps, B, H}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "elman_backward", [&] {
     using T = scalar_t;
-    const Gemm<T> recurrent_t(w_hh.t(), onednn);
-    backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), y.data_ptr<T>(), recurrent_t, batch_sizes, relu,
+    backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), y.data_ptr<T>(), w_hhc.data_ptr<T>(), batch_sizes, relu,
                       carry.data_ptr<T>(), d_gates.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
   });
   return {d_gates, d_h_all, carry};
@@ -117,12 +127,12 @@ Tensor elman_step(const Tensor& x, const Tensor& prepared, bool relu, Tensor& h)
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "elman_forward(Tensor x, Tensor w_ih, Tensor h0, Tensor w_hh, Tensor? bias, int[] batch_sizes, bool relu, "
-      "bool onednn) -> Tensor",
+      "elman_forward(Tensor x, Tensor w_ih, Tensor h0, Tensor w_hh, Tensor? bias, int[] batch_sizes, bool relu) "
+      "-> Tensor",
       &elman_forward);
   m.def(
       "elman_backward(Tensor grad_y, Tensor grad_h, Tensor y, Tensor w_hh, int[] batch_sizes, bool relu, "
-      "bool keep_dh, bool onednn) -> (Tensor, Tensor, Tensor)",
+      "bool keep_dh) -> (Tensor, Tensor, Tensor)",
       &elman_backward);
   m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &elman_prepare_step);
   m.def("elman_step(Tensor x, Tensor prepared, bool relu, Tensor(a!) h) -> Tensor", &elman_step);

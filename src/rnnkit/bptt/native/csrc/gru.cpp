@@ -12,136 +12,144 @@
 // every step (the weight gradient reads the rest from dL/d gates_x), which saves 2H
 // floats per step and row against torch.nn.GRU's memory.
 #include "common.h"
+#include "team.h"
 
 namespace rnnkit {
 namespace {
 
-// One row of one step from x = input part, r = recurrent part (each + its bias, if any).
-// Saves r, z, n and a_n side by side (4H) when `kept` is given. h may be h_prev.
+// One row of one step for n units, from x = input part, r = recurrent part (each + its
+// bias, if any); gate g of unit j at x[g * n + j] (the same for r and the biases). Saves
+// r, z, n and a_n into `kept` (may be null) at kept[g * kept_stride + j]. h may be h_prev.
 template <typename T>
-inline void forward_row(int64_t H, const T* x, const T* b_x, const T* r, const T* b_r, const T* h_prev, T* h,
-                        T* kept) {
-  for_lanes<T>(H, [&](int64_t j, int64_t n_lanes) {
+inline void forward_row(int64_t n, const T* x, const T* b_x, const T* r, const T* b_r, const T* h_prev, T* h,
+                        T* kept, int64_t kept_stride) {
+  for_lanes<T>(n, [&](int64_t j, int64_t lanes) {
     auto part = [&](const T* p, const T* bias, int64_t gate) {
-      const int64_t k = gate * H + j;
-      return load(p + k, n_lanes) + load_or_zero(bias ? bias + k : nullptr, n_lanes);
+      const int64_t k = gate * n + j;
+      return load(p + k, lanes) + load_or_zero(bias ? bias + k : nullptr, lanes);
     };
     const Vec<T> r_gate = sigmoid(part(x, b_x, 0) + part(r, b_r, 0));
     const Vec<T> z = sigmoid(part(x, b_x, 1) + part(r, b_r, 1));
     const Vec<T> a_n = part(r, b_r, 2);
-    const Vec<T> n = tanh(part(x, b_x, 2) + r_gate * a_n);
-    store(n + z * (load(h_prev + j, n_lanes) - n), h + j, n_lanes);
+    const Vec<T> n_gate = tanh(part(x, b_x, 2) + r_gate * a_n);
+    store(n_gate + z * (load(h_prev + j, lanes) - n_gate), h + j, lanes);
     if (kept) {
-      store(r_gate, kept + j, n_lanes);
-      store(z, kept + H + j, n_lanes);
-      store(n, kept + 2 * H + j, n_lanes);
-      store(a_n, kept + 3 * H + j, n_lanes);
+      store(r_gate, kept + j, lanes);
+      store(z, kept + kept_stride + j, lanes);
+      store(n_gate, kept + 2 * kept_stride + j, lanes);
+      store(a_n, kept + 3 * kept_stride + j, lanes);
     }
   });
 }
 
-// Saved per step and row: r, z, n and a_n side by side (4H).
+// The forward loop on a team (team.h), each thread on its share of the hidden units; a_n
+// needs the recurrent product apart from the input one. Saved per step and row: r, z, n
+// and a_n side by side (4H).
 template <typename T>
-void forward_steps(int64_t steps, int64_t B, int64_t H, InputChunks<T>& gates_x, const T* h0, const T* b_ih,
-                   const T* b_hh, const Gemm<T>& recurrent, at::IntArrayRef batch_sizes, T* y, T* saved) {
-  const int64_t G = 3 * H;
-  std::vector<T> gh(B * G);
-  for (int64_t t = 0; t < steps; ++t) {
-    const int64_t rows = batch_sizes[t];
-    const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
-    const T* gx = gates_x.step(t);
-    T* h = y + t * B * H;
-    T* kept = saved ? saved + t * B * 4 * H : nullptr;
-    recurrent(h_prev, rows, gh.data(), /*accumulate=*/false);
-    for_rows(rows, G, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) {
-        forward_row<T>(H, gx + b * G, b_ih, gh.data() + b * G, b_hh, h_prev + b * H, h + b * H,
-                       kept ? kept + b * 4 * H : nullptr);
+void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, const T* w_ih, const T* b_ih,
+                   const T* h0, const T* w_hh, const T* b_hh, at::IntArrayRef batch_sizes, T* y, T* saved) {
+  run_team(team_size(B * 3 * H * (H + I)), [&](int64_t rank, int64_t threads) {
+    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const int64_t n = 3 * units.size();
+    InputShare<T> input(x, steps, B, I, w_ih, H, 3, units);
+    const PackedB<T> wh = pack_units(w_hh, H, H, 3, units);
+    const std::vector<T> bx = pack_units(b_ih, H, 3, units), bh = pack_units(b_hh, H, 3, units);
+    std::vector<T> gh(B * n);
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t rows = batch_sizes[t];
+      const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
+      const T* gx = input.step(t);
+      product(rows, h_prev, H, wh, gh.data(), n, /*accumulate=*/false);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t k = r * H + units.begin;
+        forward_row<T>(units.size(), gx + r * n, bx.empty() ? nullptr : bx.data(), gh.data() + r * n,
+                       bh.empty() ? nullptr : bh.data(), h_prev + k, y + t * B * H + k,
+                       saved ? saved + (t * B + r) * 4 * H + units.begin : nullptr, H);
       }
-    });
-  }
+      team_barrier();
+    }
+    release_product();
+  });
 }
 
+// The backward loop on a team: the pointwise part on each thread's units, then the team
+// meets and each thread adds its columns of dL/d gates_h @ W_hh to dL/dh_{t-1}, the r and
+// z blocks read from dL/d gates_x and the n block from dn * r.
 template <typename T>
-void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* h0, const T* y,
-                    const T* saved, const Gemm<T>& recurrent_t, at::IntArrayRef batch_sizes, T* carry,
-                    T* d_gates_x, T* d_n_reset, T* d_h_all) {
+void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* h0, const T* y, const T* saved,
+                    const T* w_hh, at::IntArrayRef batch_sizes, T* carry, T* d_gates_x, T* d_n_reset, T* d_h_all) {
   const int64_t G = 3 * H;
-  std::vector<T> dgh(B * G);  // this step's dL/d gates_h
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    const int64_t rows = batch_sizes[t];
-    const T* gy = grad_y + t * B * H;
-    const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
-    const T* kept = saved + t * B * 4 * H;
-    T* dgx = d_gates_x + t * B * G;
-    T* dn_r = d_n_reset + t * B * H;
-    T* dh_out = d_h_all ? d_h_all + t * B * H : nullptr;
-    for_rows(rows, G, [&](int64_t begin, int64_t end) {
-      const Vec<T> one(T(1));
-      for (int64_t b = begin; b < end; ++b) {
-        const T* s = kept + b * 4 * H;
-        for_lanes<T>(H, [&](int64_t j, int64_t n_lanes) {
-          const int64_t k = b * H + j;
-          const Vec<T> dh = load(carry + k, n_lanes) + load(gy + k, n_lanes);
-          if (dh_out) store(dh, dh_out + k, n_lanes);
-          const Vec<T> r = load(s + j, n_lanes), z = load(s + H + j, n_lanes);
-          const Vec<T> n = load(s + 2 * H + j, n_lanes), a_n = load(s + 3 * H + j, n_lanes);
+  run_team(team_size(B * G * H), [&](int64_t rank, int64_t threads) {
+    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const PackedB<T> w_rz = pack_columns(w_hh, 2 * H, H, units), w_n = pack_columns(w_hh + 2 * H * H, H, H, units);
+    const Vec<T> one(T(1));
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const int64_t rows = batch_sizes[t];
+      const T* gy = grad_y + t * B * H;
+      const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
+      T* dgx = d_gates_x + t * B * G;
+      T* dn_r = d_n_reset + t * B * H;
+      for (int64_t b = 0; b < rows; ++b) {
+        const T* s = saved + (t * B + b) * 4 * H + units.begin;
+        T* d = dgx + b * G + units.begin;
+        for_lanes<T>(units.size(), [&](int64_t j, int64_t lanes) {
+          const int64_t k = b * H + units.begin + j;
+          const Vec<T> dh = load(carry + k, lanes) + load(gy + k, lanes);
+          if (d_h_all) store(dh, d_h_all + t * B * H + k, lanes);
+          const Vec<T> r = load(s + j, lanes), z = load(s + H + j, lanes);
+          const Vec<T> n = load(s + 2 * H + j, lanes), a_n = load(s + 3 * H + j, lanes);
           const Vec<T> dn = dh * (one - z) * (one - n * n);
-          const Vec<T> dr = dn * a_n * r * (one - r);
-          const Vec<T> dz = dh * (load(h_prev + k, n_lanes) - n) * z * (one - z);
-          store(dr, dgx + b * G + j, n_lanes);
-          store(dz, dgx + b * G + H + j, n_lanes);
-          store(dn, dgx + b * G + 2 * H + j, n_lanes);
-          store(dr, dgh.data() + b * G + j, n_lanes);
-          store(dz, dgh.data() + b * G + H + j, n_lanes);
-          store(dn * r, dgh.data() + b * G + 2 * H + j, n_lanes);
-          store(dn * r, dn_r + k, n_lanes);
-          store(dh * z, carry + k, n_lanes);
+          store(dn * a_n * r * (one - r), d + j, lanes);
+          store(dh * (load(h_prev + k, lanes) - n) * z * (one - z), d + H + j, lanes);
+          store(dn, d + 2 * H + j, lanes);
+          store(dn * r, dn_r + k, lanes);
+          store(dh * z, carry + k, lanes);
         });
       }
-    });
-    recurrent_t(dgh.data(), rows, carry, /*accumulate=*/true);
-  }
+      team_barrier();
+      product(rows, dgx, G, w_rz, carry + units.begin, H, /*accumulate=*/true);
+      product(rows, dn_r, H, w_n, carry + units.begin, H, /*accumulate=*/true);
+    }
+    release_product();
+  });
 }
 
 // x (T, B, I).
 std::tuple<Tensor, Tensor> gru_forward(const Tensor& x, const Tensor& w_ih, const std::optional<Tensor>& b_ih,
                                        const Tensor& h0, const Tensor& w_hh, const std::optional<Tensor>& b_hh,
-                                       at::IntArrayRef batch_sizes, bool keep, bool onednn) {
+                                       at::IntArrayRef batch_sizes, bool keep) {
   check_inputs(x, batch_sizes);
-  const int64_t steps = x.size(0), B = x.size(1), H = h0.size(1);
+  const int64_t steps = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(1);
   const bool full = all_full(batch_sizes, B);
-  const Tensor h0c = h0.contiguous();
+  const Tensor h0c = h0.contiguous(), w_ihc = w_ih.contiguous(), w_hhc = w_hh.contiguous();
   const std::optional<Tensor> bx = b_ih ? std::optional<Tensor>(b_ih->contiguous()) : std::nullopt;
   const std::optional<Tensor> bh = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
   Tensor y = buffer({steps, B, H}, x, full);
   Tensor saved = keep ? buffer({steps, B, 4 * H}, x, full) : at::empty({0}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_forward", [&] {
     using T = scalar_t;
-    InputChunks<T> gates_x(x, w_ih, onednn);
-    const Gemm<T> recurrent(w_hh, onednn);
-    forward_steps<T>(steps, B, H, gates_x, h0c.data_ptr<T>(), maybe<T>(bx), maybe<T>(bh), recurrent, batch_sizes,
-                     y.data_ptr<T>(), keep ? saved.data_ptr<T>() : nullptr);
+    forward_steps<T>(steps, B, I, H, x.data_ptr<T>(), w_ihc.data_ptr<T>(), maybe<T>(bx), h0c.data_ptr<T>(),
+                     w_hhc.data_ptr<T>(), maybe<T>(bh), batch_sizes, y.data_ptr<T>(),
+                     keep ? saved.data_ptr<T>() : nullptr);
   });
   return {y, saved};
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor> gru_backward(const Tensor& grad_y, const Tensor& grad_h, const Tensor& h0,
                                                         const Tensor& y, const Tensor& saved, const Tensor& w_hh,
-                                                        at::IntArrayRef batch_sizes, bool keep_dh, bool onednn) {
+                                                        at::IntArrayRef batch_sizes, bool keep_dh) {
   check_inputs(grad_y, batch_sizes);
   const int64_t steps = grad_y.size(0), B = grad_y.size(1), H = h0.size(1);
   const bool full = all_full(batch_sizes, B);
-  const Tensor h0c = h0.contiguous();
+  const Tensor h0c = h0.contiguous(), w_hhc = w_hh.contiguous();
   Tensor carry = grad_h.contiguous().clone();
   Tensor d_gates_x = buffer({steps, B, 3 * H}, grad_y, full);
   Tensor d_n_reset = buffer({steps, B, H}, grad_y, full);
   Tensor d_h_all = keep_dh ? buffer({steps, B, H}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "gru_backward", [&] {
     using T = scalar_t;
-    const Gemm<T> recurrent_t(w_hh.t(), onednn);
     backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), h0c.data_ptr<T>(), y.data_ptr<T>(), saved.data_ptr<T>(),
-                      recurrent_t, batch_sizes, carry.data_ptr<T>(), d_gates_x.data_ptr<T>(),
+                      w_hhc.data_ptr<T>(), batch_sizes, carry.data_ptr<T>(), d_gates_x.data_ptr<T>(),
                       d_n_reset.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
   });
   return {d_gates_x, d_n_reset, d_h_all, carry};
@@ -163,7 +171,7 @@ Tensor gru_step(const Tensor& x, const Tensor& prepared, Tensor& h) {
     const T* h_p = h.data_ptr<T>();
     step_parts<T>(prepared, H, 3, x, h, /*separate=*/true,
                   [&](int64_t b, int64_t u0, int64_t Hp, const T* gx, const T* gh, const T* b_x, const T* b_h) {
-                    forward_row<T>(Hp, gx, b_x, gh, b_h, h_p + b * H + u0, y_p + b * H + u0, nullptr);
+                    forward_row<T>(Hp, gx, b_x, gh, b_h, h_p + b * H + u0, y_p + b * H + u0, nullptr, 0);
                   });
   });
   h.copy_(y);
@@ -175,12 +183,11 @@ Tensor gru_step(const Tensor& x, const Tensor& prepared, Tensor& h) {
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
       "gru_forward(Tensor x, Tensor w_ih, Tensor? b_ih, Tensor h0, Tensor w_hh, Tensor? b_hh, int[] batch_sizes, "
-      "bool keep, "
-      "bool onednn) -> (Tensor, Tensor)",
+      "bool keep) -> (Tensor, Tensor)",
       &gru_forward);
   m.def(
       "gru_backward(Tensor grad_y, Tensor grad_h, Tensor h0, Tensor y, Tensor saved, Tensor w_hh, "
-      "int[] batch_sizes, bool keep_dh, bool onednn) -> (Tensor, Tensor, Tensor, Tensor)",
+      "int[] batch_sizes, bool keep_dh) -> (Tensor, Tensor, Tensor, Tensor)",
       &gru_backward);
   m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &gru_prepare_step);
   m.def("gru_step(Tensor x, Tensor prepared, Tensor(a!) h) -> Tensor", &gru_step);

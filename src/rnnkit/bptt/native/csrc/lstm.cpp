@@ -44,37 +44,30 @@ struct Shape {
 };
 
 // The forward loop on a team (team.h): each thread owns a share of the hidden units, packs
-// their columns of W_ih and W_hh once, and per step computes their gates (a chunk of steps'
-// input projections at a time, then the recurrent product added on top) and pointwise part.
+// their columns of W_ih and W_hh once, and per step computes their gates (the input
+// projection, a chunk of steps at a time, with the recurrent product added on top) and
+// their pointwise part.
 // With the projection, the team meets once more per step: h_t = m_t @ W_hr.T needs all of m_t.
 template <typename T>
 void forward_steps(const Shape& s, const T* x, const T* w_ih, const T* w_hh, const T* bias, const T* w_hr,
                    const T* h0, const T* c0, at::IntArrayRef batch_sizes, T* y, T* c_all, T* gates, T* m_all) {
-  constexpr int64_t kRowsPerChunk = 1024;  // input projection rows per product
-  const int64_t H = s.H, G = s.G(), B = s.batch, P = s.P, I = s.inputs;
-  const int64_t steps_per_chunk = std::max<int64_t>(1, kRowsPerChunk / B);
+  const int64_t H = s.H, G = s.G(), B = s.batch, P = s.P;
   std::vector<T> m_scratch(w_hr && !m_all ? B * H : 0);
-  run_team(team_size(B * G * (P + I)), [&](int64_t rank, int64_t threads) {
+  run_team(team_size(B * G * (P + s.inputs)), [&](int64_t rank, int64_t threads) {
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const Share columns = share_of(P, rank, threads, Vec<T>::size());
     const int64_t n = 4 * units.size();
-    const PackedB<T> wx = pack_units(w_ih, I, H, 4, units), wh = pack_units(w_hh, P, H, 4, units);
+    InputShare<T> input(x, s.steps, B, s.inputs, w_ih, H, 4, units);
+    const PackedB<T> wh = pack_units(w_hh, P, H, 4, units);
     const std::vector<T> b = pack_units(bias, H, 4, units);
     // h_t's columns of m_t @ W_hr.T: W_hr's rows, transposed.
     const std::optional<PackedB<T>> wr =
         w_hr ? std::optional(pack_units(w_hr, H, P, 1, columns)) : std::nullopt;
-    std::vector<T> gx(std::min(steps_per_chunk, s.steps) * B * n);
-    int64_t chunk = 0;
     for (int64_t t = 0; t < s.steps; ++t) {
-      if (t % steps_per_chunk == 0) {
-        chunk = t;
-        const int64_t rows = (std::min(s.steps, t + steps_per_chunk) - t) * B;
-        product(rows, x + t * B * I, I, wx, gx.data(), n, /*accumulate=*/false);
-      }
       const int64_t rows = batch_sizes[t];
       const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * P;
       const T* c_prev = (t == 0 ? c0 : c_all + (t - 1) * B * H) + units.begin;
-      T* a = gx.data() + (t - chunk) * B * n;
+      T* a = input.step(t);
       T* act = gates ? gates + t * B * G + units.begin : nullptr;
       T* c = c_all + t * B * H + units.begin;
       T* m = w_hr ? (m_all ? m_all + t * B * H : m_scratch.data()) : y + t * B * H;

@@ -156,6 +156,44 @@ void product(int64_t M, const T* A, int64_t lda, const PackedB<T>& B, T* C, int6
   }
 }
 
+// A thread's share of the input projection x @ W_ih.T (+ b): its units' gates side by side,
+// (B, gates * units.size()) per step, formed a chunk of about 1024 rows at a time into one
+// reused buffer, so that the whole (T, B, G) projection never exists (its memory, and the
+// page faults of a fresh buffer that size) while each product still spans many rows.
+template <typename T>
+class InputShare {
+ public:
+  InputShare(const T* x, int64_t steps, int64_t batch, int64_t inputs, const T* w_ih, int64_t H, int64_t gates,
+             Share units)
+      : x_(x),
+        steps_(steps),
+        batch_(batch),
+        inputs_(inputs),
+        weight_(pack_units(w_ih, inputs, H, gates, units)),
+        steps_per_chunk_(std::max<int64_t>(1, kRowsPerChunk / batch)),
+        buffer_(std::min(steps_per_chunk_, steps) * batch * weight_.N()) {}
+
+  // Step t's share; the caller may add to it in place.
+  T* step(int64_t t) {
+    const int64_t chunk = t / steps_per_chunk_ * steps_per_chunk_;
+    if (chunk != begin_) {
+      begin_ = chunk;
+      const int64_t rows = (std::min(steps_, chunk + steps_per_chunk_) - chunk) * batch_;
+      product(rows, x_ + chunk * batch_ * inputs_, inputs_, weight_, buffer_.data(), weight_.N(), false);
+    }
+    return buffer_.data() + (t - begin_) * batch_ * weight_.N();
+  }
+
+ private:
+  static constexpr int64_t kRowsPerChunk = 1024;
+  const T* x_;
+  int64_t steps_, batch_, inputs_;
+  PackedB<T> weight_;
+  int64_t steps_per_chunk_;
+  std::vector<T> buffer_;
+  int64_t begin_ = -1;
+};
+
 // Frees what brgemm keeps per thread; each thread calls it when its loop is done.
 inline void release_product() {
 #ifdef CPUBLAS_BRGEMM_F32F32F32

@@ -1,12 +1,10 @@
 // Vectorized pointwise building blocks: activations, loads and stores with a tail, and
-// the loops over rows (spread over threads when large enough) and lanes.
+// the loop over a row's lanes.
 #pragma once
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
-#include <algorithm>
 
 namespace rnnkit {
 
@@ -41,15 +39,6 @@ template <typename T>
 inline Vec<T> tanh(const Vec<T>& x) {
   const Vec<T> two(T(2));
   return two * sigmoid(two * x) - Vec<T>(T(1));
-}
-
-// Calls f(begin, end) for a range of rows, spread over threads only when the step has
-// enough elements to pay for waking them (a few microseconds each).
-template <typename F>
-inline void for_rows(int64_t rows, int64_t width, const F& f) {
-  constexpr int64_t kElementsPerTask = 4096;
-  const int64_t grain = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(width, 1));
-  at::parallel_for(0, rows, grain, f);
 }
 
 // Calls f(j, count) for j = 0, V, 2V, ... < width, count = lanes valid at j (V or the tail).
