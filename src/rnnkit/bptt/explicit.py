@@ -95,16 +95,16 @@ class _ExplicitBPTT(torch.autograd.Function):
     def backward(ctx, grad_y, *grad_final):
         x, w_ih, w_hh, w_hr, y, *state0 = ctx.saved_tensors
         keep_dh = w_hr is not None or ctx.record is not None
-        d_gates_x, d_gates_h, d_h_all, grad_state0 = ctx.loops.backward_loop(
+        # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
+        need_x, *needs = ctx.needs_input_grad[4:10]
+        d_x, d_gates_x, d_gates_h, d_h_all, grad_state0 = ctx.loops.backward_loop(
             ctx.pointwise, grad_y, grad_final, tuple(state0), [y, *ctx.extra_states], ctx.saved,
-            w_hh, w_hr, ctx.batch_sizes, keep_dh,
+            w_ih if need_x else None, w_hh, w_hr, ctx.batch_sizes, keep_dh,
         )  # fmt: skip
         if ctx.record is not None:
             ctx.record.norms = step_norms(d_h_all)
-        # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
-        needs = ctx.needs_input_grad[4:10]
         grads = ctx.loops.weight_gradients(
             needs, x, y, (w_ih, w_hh, w_hr), state0[0], d_gates_x, d_gates_h, d_h_all,
             ctx.pre_projection, ctx.has_bias,
         )  # fmt: skip
-        return (None, None, None, None, *grads, *grad_state0)
+        return (None, None, None, None, d_x, *grads, *grad_state0)

@@ -50,12 +50,14 @@ def backward_loop(
     state0: tuple[Tensor, ...],
     states: list[Tensor],
     saved: list,
+    w_ih: Tensor | None,
     w_hh: Tensor,
     w_hr: Tensor | None,
     batch_sizes: list[int],
     keep_dh: bool,
 ):
-    """-> (dL/d gates_x, dL/d gates_h (T, B, G), dL/dh of every step or None, dL/d state0)."""
+    """-> (dL/dx or None, dL/d gates_x, dL/d gates_h (T, B, G), dL/dh of every step or None,
+    dL/d state0); ``w_ih`` is given when dL/dx is wanted."""
     steps, batch, _ = grad_y.shape
     gates = w_hh.shape[0]
     # Running dL/d(state_t) for every sequence; a finished sequence keeps
@@ -83,7 +85,8 @@ def backward_loop(
         carry[0][:rows] = d_h_prev
         for buffer, value in zip(carry[1:], d_prev[1:], strict=True):
             buffer[:rows] = 0 if value is None else value
-    return d_gates_x, d_gates_h, d_h_all, carry
+    d_x = matmul(d_gates_x, w_ih) if w_ih is not None else None
+    return d_x, d_gates_x, d_gates_h, d_h_all, carry
 
 
 def prepare_step(pointwise: Pointwise, weights: CellWeights) -> CellWeights:

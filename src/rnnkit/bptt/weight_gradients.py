@@ -1,5 +1,6 @@
 """The gradients that are GEMMs (or sums) over all T * B rows, once the backward loop has
-kept dL/d gates for every step: dL/dx, dL/dW_ih, dL/dW_hh, dL/dW_hr and the biases."""
+kept dL/d gates for every step: dL/dW_ih, dL/dW_hh, dL/dW_hr and the biases (the loops
+form dL/dx themselves)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from rnnkit.bptt.gemm import contract_rows, matmul
+from rnnkit.bptt.gemm import contract_rows
 
 
 class SplitGates(NamedTuple):
@@ -33,11 +34,10 @@ def weight_gradients(
     pre_projection: Tensor | None,
     has_bias: bool,
 ) -> tuple[Tensor | None, ...]:
-    """-> (dL/dx, dL/dW_ih, dL/dW_hh, dL/db_ih, dL/db_hh, dL/dW_hr); ``needs`` says which,
-    in that order. h_{t-1} is h0 for t = 0 and y_{t-1} after that."""
-    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = needs
-    w_ih, w_hh, w_hr = weights
-    d_x = matmul(d_gates_x, w_ih) if need_x else None
+    """-> (dL/dW_ih, dL/dW_hh, dL/db_ih, dL/db_hh, dL/dW_hr); ``needs`` says which, in that
+    order. h_{t-1} is h0 for t = 0 and y_{t-1} after that."""
+    need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = needs
+    w_hr = weights[2]
     d_w_ih = contract_rows(d_gates_x.flatten(0, 1), x.flatten(0, 1)) if need_w_ih else None
     d_b_ih = d_gates_x.sum((0, 1)) if has_bias and need_b_ih else None
     d_w_hh = None
@@ -55,7 +55,7 @@ def weight_gradients(
     d_w_hr = None
     if w_hr is not None and need_w_hr:
         d_w_hr = contract_rows(d_h_all.flatten(0, 1), pre_projection.flatten(0, 1))
-    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
+    return d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
 
 
 def _recurrent(d_gates_h: Tensor | SplitGates, reduce: Callable[[Tensor], Tensor]) -> Tensor:

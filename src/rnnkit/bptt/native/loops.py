@@ -30,15 +30,22 @@ def forward_loop(pointwise, x, weights, state0, batch_sizes, keep):
 
 
 def backward_loop(
-    pointwise, grad_y, grad_final, state0, states, saved, w_hh, w_hr, batch_sizes, keep_dh
+    pointwise, grad_y, grad_final, state0, states, saved, w_ih, w_hh, w_hr, batch_sizes, keep_dh
 ):
+    """dL/dx is formed inside the loop, step by step, when ``w_ih`` is given."""
     grad_y = grad_y.contiguous()  # e.g. the expanded gradient of y.sum()
     kernels = _KERNELS[type(pointwise)]
-    d_gates_x, d_gates_h, d_h_all, grad_state0 = kernels.backward(
-        pointwise, grad_y, grad_final, state0, states, saved, (w_hh, w_hr), batch_sizes, keep_dh
+    d_x, d_gates_x, d_gates_h, d_h_all, grad_state0 = kernels.backward(
+        pointwise, grad_y, grad_final, state0, states, saved, (w_ih, w_hh, w_hr), batch_sizes, keep_dh
     )
-    # The kernels return an empty d_h_all when it was not asked for.
-    return d_gates_x, d_gates_h, (d_h_all if keep_dh else None), grad_state0
+    # The kernels return an empty d_x or d_h_all when it was not asked for.
+    return (
+        d_x if w_ih is not None else None,
+        d_gates_x,
+        d_gates_h,
+        d_h_all if keep_dh else None,
+        grad_state0,
+    )
 
 
 def weight_gradients(
@@ -47,19 +54,19 @@ def weight_gradients(
     """As ``rnnkit.bptt.weight_gradients.weight_gradients``. Where the input and recurrent
     gates share dL/d gates (LSTM, Elman) and both weights want theirs, dL/dW_ih, dL/dW_hh
     and the bias's come from one pass over it (csrc/weight_gradients.cpp)."""
-    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = needs
+    need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = needs
     if d_gates_h is not d_gates_x or not (need_w_ih and need_w_hh):
         return generic.weight_gradients(
             needs, x, y, weights, h0, d_gates_x, d_gates_h, d_h_all, pre_projection, has_bias
         )
     d_w_ih, d_w_hh, d_b = ops.shared_gate_weight_gradients(d_gates_x, x, h0, y, has_bias)
-    d_x, *_, d_w_hr = generic.weight_gradients(
-        (need_x, False, False, False, False, need_w_hr),
+    *_, d_w_hr = generic.weight_gradients(
+        (False, False, False, False, need_w_hr),
         x, y, weights, h0, d_gates_x, d_gates_h, d_h_all, pre_projection, has_bias,
     )  # fmt: skip
     d_b_ih = d_b if has_bias and need_b_ih else None
     d_b_hh = d_b.clone() if has_bias and need_b_hh else None  # one tensor must not be two .grads
-    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
+    return d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
 
 
 def prepare_step(pointwise: Pointwise, weights: CellWeights) -> tuple:
@@ -90,11 +97,11 @@ class _LSTM:
     def backward(
         pointwise, grad_y, grad_final, state0, states, saved, weights, batch_sizes, keep_dh
     ):
-        w_hh, w_hr = weights
-        d_gates, d_h_all, grad_h0, grad_c0 = ops.lstm_backward(
-            grad_y, *grad_final, state0[1], states[1], saved, w_hh, w_hr, batch_sizes, keep_dh
+        w_ih, w_hh, w_hr = weights
+        d_gates, d_h_all, grad_h0, grad_c0, d_x = ops.lstm_backward(
+            grad_y, *grad_final, state0[1], states[1], saved, w_ih, w_hh, w_hr, batch_sizes, keep_dh
         )
-        return d_gates, d_gates, d_h_all, [grad_h0, grad_c0]
+        return d_x, d_gates, d_gates, d_h_all, [grad_h0, grad_c0]
 
     @staticmethod
     def prepare_step(pointwise, w):
@@ -114,10 +121,11 @@ class _GRU:
     def backward(
         pointwise, grad_y, grad_final, state0, states, saved, weights, batch_sizes, keep_dh
     ):
-        d_gx, d_n_reset, d_h_all, grad_h0 = ops.gru_backward(
-            grad_y, grad_final[0], state0[0], states[0], saved, weights[0], batch_sizes, keep_dh
+        w_ih, w_hh, _ = weights
+        d_gx, d_n_reset, d_h_all, grad_h0, d_x = ops.gru_backward(
+            grad_y, grad_final[0], state0[0], states[0], saved, w_ih, w_hh, batch_sizes, keep_dh
         )
-        return d_gx, SplitGates(d_gx, d_n_reset), d_h_all, [grad_h0]
+        return d_x, d_gx, SplitGates(d_gx, d_n_reset), d_h_all, [grad_h0]
 
     @staticmethod
     def prepare_step(pointwise, w):
@@ -139,16 +147,11 @@ class _Elman:
         pointwise, grad_y, grad_final, state0, states, saved, weights, batch_sizes, keep_dh
     ):
         relu = pointwise.nonlinearity == "relu"
-        d_gates, d_h_all, grad_h0 = ops.elman_backward(
-            grad_y,
-            grad_final[0],
-            states[0],
-            weights[0],
-            batch_sizes,
-            relu,
-            keep_dh,
+        w_ih, w_hh, _ = weights
+        d_gates, d_h_all, grad_h0, d_x = ops.elman_backward(
+            grad_y, grad_final[0], states[0], w_ih, w_hh, batch_sizes, relu, keep_dh
         )
-        return d_gates, d_gates, d_h_all, [grad_h0]
+        return d_x, d_gates, d_gates, d_h_all, [grad_h0]
 
     @staticmethod
     def prepare_step(pointwise, w):

@@ -41,11 +41,13 @@ void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, c
 }
 
 template <typename T>
-void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* y, const T* w_hh,
-                    at::IntArrayRef batch_sizes, bool relu, T* carry, T* d_gates, T* d_h_all) {
+void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* grad_y, const T* y, const T* w_ih,
+                    const T* w_hh, at::IntArrayRef batch_sizes, bool relu, T* carry, T* d_gates, T* d_h_all,
+                    T* d_x) {
   run_team(team_size(B * H * H), [&](int64_t rank, int64_t threads) {
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const PackedB<T> wh = pack_columns(w_hh, H, H, units);
+    InputGradientShare<T> input(w_ih, H, I, B, d_x, rank, threads);
     const Vec<T> one(T(1)), zero(T(0));
     for (int64_t t = steps - 1; t >= 0; --t) {
       const int64_t rows = batch_sizes[t];
@@ -62,6 +64,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const 
       }
       team_barrier();
       product(rows, da, H, wh, carry + units.begin, H, /*accumulate=*/false);
+      input.step(t, rows, da);
     }
     release_product();
   });
@@ -83,22 +86,27 @@ Tensor elman_forward(const Tensor& x, const Tensor& w_ih, const Tensor& h0, cons
   return y;
 }
 
-std::tuple<Tensor, Tensor, Tensor> elman_backward(const Tensor& grad_y, const Tensor& grad_h, const Tensor& y,
-                                                  const Tensor& w_hh, at::IntArrayRef batch_sizes, bool relu,
-                                                  bool keep_dh) {
+// -> (dL/d gates, dL/dh of every step (if keep_dh), dL/dh0, dL/dx (if w_ih is given)).
+std::tuple<Tensor, Tensor, Tensor, Tensor> elman_backward(const Tensor& grad_y, const Tensor& grad_h, const Tensor& y,
+                                                          const std::optional<Tensor>& w_ih, const Tensor& w_hh,
+                                                          at::IntArrayRef batch_sizes, bool relu, bool keep_dh) {
   check_inputs(grad_y, batch_sizes);
   const int64_t steps = grad_y.size(0), B = grad_y.size(1), H = grad_y.size(2);
   const bool full = all_full(batch_sizes, B);
   const Tensor w_hhc = w_hh.contiguous();
+  const std::optional<Tensor> w_ihc = w_ih ? std::optional<Tensor>(w_ih->contiguous()) : std::nullopt;
+  const int64_t I = w_ih ? w_ih->size(1) : 0;
+  Tensor d_x = w_ih ? buffer({steps, B, I}, grad_y, full) : at::empty({0}, grad_y.options());
   Tensor carry = grad_h.contiguous().clone();
   Tensor d_gates = buffer({steps, B, H}, grad_y, full);
   Tensor d_h_all = keep_dh ? buffer({steps, B, H}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "elman_backward", [&] {
     using T = scalar_t;
-    backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), y.data_ptr<T>(), w_hhc.data_ptr<T>(), batch_sizes, relu,
-                      carry.data_ptr<T>(), d_gates.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
+    backward_steps<T>(steps, B, I, H, grad_y.data_ptr<T>(), y.data_ptr<T>(), maybe<T>(w_ihc), w_hhc.data_ptr<T>(),
+                      batch_sizes, relu, carry.data_ptr<T>(), d_gates.data_ptr<T>(),
+                      keep_dh ? d_h_all.data_ptr<T>() : nullptr, w_ih ? d_x.data_ptr<T>() : nullptr);
   });
-  return {d_gates, d_h_all, carry};
+  return {d_gates, d_h_all, carry, d_x};
 }
 
 Tensor elman_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
@@ -131,8 +139,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "-> Tensor",
       &elman_forward);
   m.def(
-      "elman_backward(Tensor grad_y, Tensor grad_h, Tensor y, Tensor w_hh, int[] batch_sizes, bool relu, "
-      "bool keep_dh) -> (Tensor, Tensor, Tensor)",
+      "elman_backward(Tensor grad_y, Tensor grad_h, Tensor y, Tensor? w_ih, Tensor w_hh, int[] batch_sizes, "
+      "bool relu, bool keep_dh) -> (Tensor, Tensor, Tensor, Tensor)",
       &elman_backward);
   m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &elman_prepare_step);
   m.def("elman_step(Tensor x, Tensor prepared, bool relu, Tensor(a!) h) -> Tensor", &elman_step);

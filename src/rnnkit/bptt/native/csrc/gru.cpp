@@ -76,12 +76,14 @@ void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, c
 // meets and each thread adds its columns of dL/d gates_h @ W_hh to dL/dh_{t-1}, the r and
 // z blocks read from dL/d gates_x and the n block from dn * r.
 template <typename T>
-void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const T* h0, const T* y, const T* saved,
-                    const T* w_hh, at::IntArrayRef batch_sizes, T* carry, T* d_gates_x, T* d_n_reset, T* d_h_all) {
+void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* grad_y, const T* h0, const T* y,
+                    const T* saved, const T* w_ih, const T* w_hh, at::IntArrayRef batch_sizes, T* carry,
+                    T* d_gates_x, T* d_n_reset, T* d_h_all, T* d_x) {
   const int64_t G = 3 * H;
   run_team(team_size(B * G * H), [&](int64_t rank, int64_t threads) {
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const PackedB<T> w_rz = pack_columns(w_hh, 2 * H, H, units), w_n = pack_columns(w_hh + 2 * H * H, H, H, units);
+    InputGradientShare<T> input(w_ih, G, I, B, d_x, rank, threads);
     const Vec<T> one(T(1));
     for (int64_t t = steps - 1; t >= 0; --t) {
       const int64_t rows = batch_sizes[t];
@@ -109,6 +111,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const 
       team_barrier();
       product(rows, dgx, G, w_rz, carry + units.begin, H, /*accumulate=*/true);
       product(rows, dn_r, H, w_n, carry + units.begin, H, /*accumulate=*/true);
+      input.step(t, rows, dgx);
     }
     release_product();
   });
@@ -135,24 +138,30 @@ std::tuple<Tensor, Tensor> gru_forward(const Tensor& x, const Tensor& w_ih, cons
   return {y, saved};
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor> gru_backward(const Tensor& grad_y, const Tensor& grad_h, const Tensor& h0,
-                                                        const Tensor& y, const Tensor& saved, const Tensor& w_hh,
-                                                        at::IntArrayRef batch_sizes, bool keep_dh) {
+// -> (dL/d gates_x, dn * r, dL/dh of every step (if keep_dh), dL/dh0, dL/dx (if w_ih is given)).
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> gru_backward(const Tensor& grad_y, const Tensor& grad_h,
+                                                                const Tensor& h0, const Tensor& y, const Tensor& saved,
+                                                                const std::optional<Tensor>& w_ih, const Tensor& w_hh,
+                                                                at::IntArrayRef batch_sizes, bool keep_dh) {
   check_inputs(grad_y, batch_sizes);
   const int64_t steps = grad_y.size(0), B = grad_y.size(1), H = h0.size(1);
   const bool full = all_full(batch_sizes, B);
   const Tensor h0c = h0.contiguous(), w_hhc = w_hh.contiguous();
+  const std::optional<Tensor> w_ihc = w_ih ? std::optional<Tensor>(w_ih->contiguous()) : std::nullopt;
+  const int64_t I = w_ih ? w_ih->size(1) : 0;
+  Tensor d_x = w_ih ? buffer({steps, B, I}, grad_y, full) : at::empty({0}, grad_y.options());
   Tensor carry = grad_h.contiguous().clone();
   Tensor d_gates_x = buffer({steps, B, 3 * H}, grad_y, full);
   Tensor d_n_reset = buffer({steps, B, H}, grad_y, full);
   Tensor d_h_all = keep_dh ? buffer({steps, B, H}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "gru_backward", [&] {
     using T = scalar_t;
-    backward_steps<T>(steps, B, H, grad_y.data_ptr<T>(), h0c.data_ptr<T>(), y.data_ptr<T>(), saved.data_ptr<T>(),
-                      w_hhc.data_ptr<T>(), batch_sizes, carry.data_ptr<T>(), d_gates_x.data_ptr<T>(),
-                      d_n_reset.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
+    backward_steps<T>(steps, B, I, H, grad_y.data_ptr<T>(), h0c.data_ptr<T>(), y.data_ptr<T>(),
+                      saved.data_ptr<T>(), maybe<T>(w_ihc), w_hhc.data_ptr<T>(), batch_sizes, carry.data_ptr<T>(),
+                      d_gates_x.data_ptr<T>(), d_n_reset.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr,
+                      w_ih ? d_x.data_ptr<T>() : nullptr);
   });
-  return {d_gates_x, d_n_reset, d_h_all, carry};
+  return {d_gates_x, d_n_reset, d_h_all, carry, d_x};
 }
 
 Tensor gru_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
@@ -186,8 +195,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "bool keep) -> (Tensor, Tensor)",
       &gru_forward);
   m.def(
-      "gru_backward(Tensor grad_y, Tensor grad_h, Tensor h0, Tensor y, Tensor saved, Tensor w_hh, "
-      "int[] batch_sizes, bool keep_dh) -> (Tensor, Tensor, Tensor, Tensor)",
+      "gru_backward(Tensor grad_y, Tensor grad_h, Tensor h0, Tensor y, Tensor saved, Tensor? w_ih, Tensor w_hh, "
+      "int[] batch_sizes, bool keep_dh) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
       &gru_backward);
   m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &gru_prepare_step);
   m.def("gru_step(Tensor x, Tensor prepared, Tensor(a!) h) -> Tensor", &gru_step);

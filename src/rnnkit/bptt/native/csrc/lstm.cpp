@@ -91,14 +91,16 @@ void forward_steps(const Shape& s, const T* x, const T* w_ih, const T* w_hh, con
 // dL/dh_{t-1} = da @ W_hh, which needs every unit's da: one barrier per step, two with the
 // projection (dm = dL/dh_t @ W_hr needs all of dL/dh_t).
 template <typename T>
-void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all, const T* gates, const T* w_hh,
-                    const T* w_hr, at::IntArrayRef batch_sizes, T* carry_h, T* carry_c, T* d_gates, T* d_h_all) {
+void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all, const T* gates, const T* w_ih,
+                    const T* w_hh, const T* w_hr, at::IntArrayRef batch_sizes, T* carry_h, T* carry_c, T* d_gates,
+                    T* d_h_all, T* d_x) {
   const int64_t H = s.H, G = s.G(), B = s.batch, P = s.P;
   std::vector<T> dm_scratch(w_hr ? B * H : 0);
   run_team(team_size(B * G * P), [&](int64_t rank, int64_t threads) {
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const Share columns = w_hr ? share_of(P, rank, threads, Vec<T>::size()) : units;
     const PackedB<T> wh = pack_columns(w_hh, G, P, columns);
+    InputGradientShare<T> input(w_ih, G, s.inputs, B, d_x, rank, threads);
     // dm's units of dL/dh_t @ W_hr.
     const std::optional<PackedB<T>> wr = w_hr ? std::optional(pack_columns(w_hr, P, H, units)) : std::nullopt;
     const Vec<T> one(T(1));
@@ -145,6 +147,7 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
       }
       team_barrier();
       product(rows, da, G, wh, carry_h + columns.begin, P, /*accumulate=*/false);
+      input.step(t, rows, da);
     }
     release_product();
   });
@@ -176,27 +179,30 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(const Tensor& x, const T
   return {y, c_all, gates, m_all};
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(const Tensor& grad_y, const Tensor& grad_h,
-                                                         const Tensor& grad_c, const Tensor& c0, const Tensor& c_all,
-                                                         const Tensor& gates, const Tensor& w_hh,
-                                                         const std::optional<Tensor>& w_hr,
-                                                         at::IntArrayRef batch_sizes, bool keep_dh) {
+// -> (dL/d gates, dL/dh of every step (if keep_dh), dL/dh0, dL/dc0, dL/dx (if w_ih is given)).
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_backward(
+    const Tensor& grad_y, const Tensor& grad_h, const Tensor& grad_c, const Tensor& c0, const Tensor& c_all,
+    const Tensor& gates, const std::optional<Tensor>& w_ih, const Tensor& w_hh, const std::optional<Tensor>& w_hr,
+    at::IntArrayRef batch_sizes, bool keep_dh) {
   check_inputs(grad_y, batch_sizes);
   TORCH_CHECK(keep_dh || !w_hr, "rnnkit native: the projection's gradient needs dL/dh of every step");
-  const Shape s{grad_y.size(0), grad_y.size(1), 0, c0.size(1), grad_y.size(2)};
+  const Shape s{grad_y.size(0), grad_y.size(1), w_ih ? w_ih->size(1) : 0, c0.size(1), grad_y.size(2)};
   const bool full = all_full(batch_sizes, s.batch);
   const Tensor c0c = c0.contiguous(), w_hhc = w_hh.contiguous();
   const std::optional<Tensor> w_hrc = w_hr ? std::optional<Tensor>(w_hr->contiguous()) : std::nullopt;
+  const std::optional<Tensor> w_ihc = w_ih ? std::optional<Tensor>(w_ih->contiguous()) : std::nullopt;
+  Tensor d_x = w_ih ? buffer({s.steps, s.batch, s.inputs}, grad_y, full) : at::empty({0}, grad_y.options());
   Tensor carry_h = grad_h.contiguous().clone(), carry_c = grad_c.contiguous().clone();
   Tensor d_gates = buffer({s.steps, s.batch, s.G()}, grad_y, full);
   Tensor d_h_all = keep_dh ? buffer({s.steps, s.batch, s.P}, grad_y, full) : at::empty({0}, grad_y.options());
   AT_DISPATCH_FLOATING_TYPES(grad_y.scalar_type(), "lstm_backward", [&] {
     using T = scalar_t;
     backward_steps<T>(s, grad_y.data_ptr<T>(), c0c.data_ptr<T>(), c_all.data_ptr<T>(), gates.data_ptr<T>(),
-                      w_hhc.data_ptr<T>(), maybe<T>(w_hrc), batch_sizes, carry_h.data_ptr<T>(),
-                      carry_c.data_ptr<T>(), d_gates.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr);
+                      maybe<T>(w_ihc), w_hhc.data_ptr<T>(), maybe<T>(w_hrc), batch_sizes, carry_h.data_ptr<T>(),
+                      carry_c.data_ptr<T>(), d_gates.data_ptr<T>(), keep_dh ? d_h_all.data_ptr<T>() : nullptr,
+                      w_ih ? d_x.data_ptr<T>() : nullptr);
   });
-  return {d_gates, d_h_all, carry_h, carry_c};
+  return {d_gates, d_h_all, carry_h, carry_c, d_x};
 }
 
 Tensor lstm_prepare_step(const Tensor& w_ih, const Tensor& w_hh, const std::optional<Tensor>& b_ih,
@@ -238,8 +244,8 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       &lstm_forward);
   m.def(
       "lstm_backward(Tensor grad_y, Tensor grad_h, Tensor grad_c, Tensor c0, Tensor c_all, Tensor gates, "
-      "Tensor w_hh, Tensor? w_hr, int[] batch_sizes, bool keep_dh) "
-      "-> (Tensor, Tensor, Tensor, Tensor)",
+      "Tensor? w_ih, Tensor w_hh, Tensor? w_hr, int[] batch_sizes, bool keep_dh) "
+      "-> (Tensor, Tensor, Tensor, Tensor, Tensor)",
       &lstm_backward);
   m.def("lstm_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &lstm_prepare_step);
   m.def("lstm_step(Tensor x, Tensor prepared, Tensor? w_hr_t, Tensor(a!) h, Tensor(b!) c) -> Tensor", &lstm_step);

@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
+#include <ATen/cpu/vec/vec.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -80,14 +81,20 @@ class PackedB {
  public:
   static constexpr int64_t kColumns = 64;
 
-  // B[k][c] = value(k, c).
-  template <typename Value>
-  PackedB(int64_t K, int64_t N, const Value& value) : K_(K), N_(N), data_(blocks() * K * kColumns) {
+  PackedB() : K_(0), N_(0) {}
+
+  // B[k][c] = column(c)[k * stride]: column(c) points at column c's first element (a
+  // weight's row, with stride 1, when B is that weight transposed).
+  template <typename Column>
+  PackedB(int64_t K, int64_t N, int64_t stride, const Column& column)
+      : K_(K), N_(N), data_(blocks() * K * kColumns) {
+    const T* source[kColumns];
     for (int64_t b = 0; b < blocks(); ++b) {
       const int64_t c0 = b * kColumns, width = std::min(kColumns, N - c0);
+      for (int64_t c = 0; c < width; ++c) source[c] = column(c0 + c);
       T* out = data_.data() + b * K * kColumns;
       for (int64_t k = 0; k < K; ++k) {
-        for (int64_t c = 0; c < width; ++c) out[k * kColumns + c] = value(k, c0 + c);
+        for (int64_t c = 0; c < width; ++c) out[k * kColumns + c] = source[c][k * stride];
       }
     }
   }
@@ -108,7 +115,7 @@ class PackedB {
 template <typename T>
 PackedB<T> pack_units(const T* w, int64_t K, int64_t H, int64_t gates, Share units) {
   const int64_t n = units.size();
-  return PackedB<T>(K, gates * n, [&](int64_t k, int64_t c) { return w[(c / n * H + units.begin + c % n) * K + k]; });
+  return PackedB<T>(K, gates * n, 1, [&](int64_t c) { return w + (c / n * H + units.begin + c % n) * K; });
 }
 
 // The same for a bias (gates * H): out[g * n + j] = b[g * H + units.begin + j]; empty if none.
@@ -123,7 +130,7 @@ std::vector<T> pack_units(const T* b, int64_t H, int64_t gates, Share units) {
 // Columns [columns.begin, columns.end) of a row-major w (K, ld).
 template <typename T>
 PackedB<T> pack_columns(const T* w, int64_t K, int64_t ld, Share columns) {
-  return PackedB<T>(K, columns.size(), [&](int64_t k, int64_t c) { return w[k * ld + columns.begin + c]; });
+  return PackedB<T>(K, columns.size(), ld, [&](int64_t c) { return w + columns.begin + c; });
 }
 
 // C (M, N) = or += A (M, K) @ B (K, N), row-major with leading dimensions lda, ldb, ldc, on
@@ -192,6 +199,31 @@ class InputShare {
   int64_t steps_per_chunk_;
   std::vector<T> buffer_;
   int64_t begin_ = -1;
+};
+
+// A thread's columns of dL/dx_t = dL/d gates_x[t] @ W_ih (W_ih (G, I)), formed in the
+// backward loop while the step's dL/d gates is still in cache, rather than in one more
+// pass over all of it afterwards. Does nothing when d_x is null (x needs no gradient).
+template <typename T>
+class InputGradientShare {
+ public:
+  InputGradientShare(const T* w_ih, int64_t G, int64_t inputs, int64_t batch, T* d_x, int64_t rank, int64_t threads)
+      : columns_(share_of(inputs, rank, threads, at::vec::Vectorized<T>::size())),
+        weight_(d_x ? pack_columns(w_ih, G, inputs, columns_) : PackedB<T>()),
+        G_(G),
+        inputs_(inputs),
+        batch_(batch),
+        d_x_(d_x) {}
+
+  void step(int64_t t, int64_t rows, const T* d_gates_x) {
+    if (d_x_) product(rows, d_gates_x, G_, weight_, d_x_ + t * batch_ * inputs_ + columns_.begin, inputs_, false);
+  }
+
+ private:
+  Share columns_;
+  PackedB<T> weight_;
+  int64_t G_, inputs_, batch_;
+  T* d_x_;
 };
 
 // Frees what brgemm keeps per thread; each thread calls it when its loop is done.
