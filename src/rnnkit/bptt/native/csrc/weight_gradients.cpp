@@ -20,7 +20,7 @@ namespace {
 // out (M, N) = D.T @ V.T for D (R, M) and V (N, R), row-major.
 template <typename T>
 void contract_rows(const T* D, const T* V, int64_t R, int64_t M, int64_t N, T* out) {
-  constexpr int64_t kRows = 256, kColumns = 64;
+  constexpr int64_t kRows = 512, kColumns = 64;
   run_team(team_size(R * M * N), [&](int64_t rank, int64_t threads) {
     const Share mine = share_of(M, rank, threads, kColumns);
     const int64_t blocks = (mine.size() + kColumns - 1) / kColumns;
