@@ -23,7 +23,7 @@ def supports(pointwise: Pointwise, x: Tensor) -> bool:
 
 
 def forward_loop(pointwise, x, weights, state0, batch_sizes, keep):
-    """The input projection runs inside, a chunk of steps at a time (csrc/team.h)."""
+    """The input projection runs inside, a chunk of steps at a time (csrc/input.h)."""
     return _KERNELS[type(pointwise)].forward(
         pointwise, x.contiguous(), weights, state0, batch_sizes, keep
     )

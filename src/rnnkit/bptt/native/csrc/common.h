@@ -4,6 +4,8 @@
 #include <torch/library.h>
 
 #include "buffers.h"
+#include "input.h"
+#include "product.h"
 #include "step.h"
 #include "team.h"
 #include "vec.h"

@@ -2,7 +2,6 @@
 // Backward: da = dL/dh_t * act'(h_t), with act' read off h_t (1 - h^2, or h > 0);
 // dL/dh_{t-1} = da @ W_hh.
 #include "common.h"
-#include "team.h"
 
 namespace rnnkit {
 namespace {

@@ -12,7 +12,6 @@
 // every step (the weight gradient reads the rest from dL/d gates_x), which saves 2H
 // floats per step and row against torch.nn.GRU's memory.
 #include "common.h"
-#include "team.h"
 
 namespace rnnkit {
 namespace {

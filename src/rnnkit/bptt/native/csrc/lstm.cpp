@@ -8,8 +8,9 @@
 //   dm = dL/dh_t (@ W_hr);  dc = dL/dc_t + dm * o * (1 - tanh(c_t)^2)
 //   da = [dc g i(1-i), dc c_{t-1} f(1-f), dc i (1-g^2), dm tanh(c_t) o(1-o)]
 //   dL/dc_{t-1} = dc * f;  dL/dh_{t-1} = da @ W_hh                one GEMM
+//   dL/dx_t = da @ W_ih                                          (when x needs it)
+// Both loops run on a team of threads (team.h), each thread on a share of the hidden units.
 #include "common.h"
-#include "team.h"
 
 namespace rnnkit {
 namespace {

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "buffers.h"
-#include "team.h"
+#include "product.h"
 #include "vec.h"
 
 #include <vector>

@@ -12,7 +12,6 @@
 // transposed once, V = [x | h_prev | 1].T (N, R), and each chunk of D is copied into a
 // contiguous block (its rows lie G floats apart, in the same few cache sets).
 #include "common.h"
-#include "team.h"
 
 namespace rnnkit {
 namespace {
