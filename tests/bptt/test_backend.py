@@ -87,8 +87,9 @@ def test_unknown_backend_is_a_value_error():
     [
         lambda: LSTMCell(7, 37),
         lambda: LSTMCell(7, 37, proj_size=19),
+        lambda: LSTMCell(40, 37),  # wide enough for the threads to split dL/dx's columns
         lambda: GRUCell(7, 37),
-        lambda: ElmanCell(7, 37),
+        lambda: ElmanCell(40, 45),
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -96,7 +97,7 @@ def test_native_loops_on_a_team_of_threads_match_the_torch_loops(make_cell, thre
     """Large enough for the native loops to split the hidden units over a team of threads
     (csrc/team.h), with shares that do not fall on vector boundaries and shrinking batches."""
     layer = Recurrent(make_cell().to(dtype))
-    x = torch.randn(12, 9, 7, dtype=dtype, requires_grad=True)
+    x = torch.randn(12, 9, layer.input_size, dtype=dtype, requires_grad=True)
     lengths = [12, 12, 11, 8, 8, 5, 3, 2, 1]
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     before = torch.get_num_threads()

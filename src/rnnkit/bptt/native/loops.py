@@ -53,9 +53,12 @@ def weight_gradients(
 ):
     """As ``rnnkit.bptt.weight_gradients.weight_gradients``. Where the input and recurrent
     gates share dL/d gates (LSTM, Elman) and both weights want theirs, dL/dW_ih, dL/dW_hh
-    and the bias's come from one pass over it (csrc/weight_gradients.cpp)."""
+    and the bias's come from one pass over it (csrc/weight_gradients.cpp), which copies
+    [x | h_prev | 1] transposed: only when that is at most half the size of dL/d gates
+    (an LSTM's, not an Elman RNN's), so that training memory stays below torch.nn's."""
     need_w_ih, need_w_hh, need_b_ih, need_b_hh, need_w_hr = needs
-    if d_gates_h is not d_gates_x or not (need_w_ih and need_w_hh):
+    narrow = 2 * (x.shape[-1] + y.shape[-1] + 1) <= d_gates_x.shape[-1]
+    if d_gates_h is not d_gates_x or not (need_w_ih and need_w_hh and narrow):
         return generic.weight_gradients(
             needs, x, y, weights, h0, d_gates_x, d_gates_h, d_h_all, pre_projection, has_bias
         )

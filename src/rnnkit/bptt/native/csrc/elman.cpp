@@ -46,7 +46,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
   run_team(team_size(B * H * H), [&](int64_t rank, int64_t threads) {
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const PackedB<T> wh = pack_columns(w_hh, H, H, units);
-    InputGradientShare<T> input(w_ih, H, I, B, d_x, rank, threads);
+    InputGradientShare<T> input(w_ih, H, I, steps, B, d_gates, d_x, rank, threads);
     const Vec<T> one(T(1)), zero(T(0));
     for (int64_t t = steps - 1; t >= 0; --t) {
       const int64_t rows = batch_sizes[t];
@@ -63,7 +63,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
       }
       team_barrier();
       product(rows, da, H, wh, carry + units.begin, H, /*accumulate=*/false);
-      input.step(t, rows, da);
+      input.step(t);
     }
     release_product();
   });

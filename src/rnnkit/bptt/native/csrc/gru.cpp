@@ -82,7 +82,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
   run_team(team_size(B * G * H), [&](int64_t rank, int64_t threads) {
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const PackedB<T> w_rz = pack_columns(w_hh, 2 * H, H, units), w_n = pack_columns(w_hh + 2 * H * H, H, H, units);
-    InputGradientShare<T> input(w_ih, G, I, B, d_x, rank, threads);
+    InputGradientShare<T> input(w_ih, G, I, steps, B, d_gates_x, d_x, rank, threads);
     const Vec<T> one(T(1));
     for (int64_t t = steps - 1; t >= 0; --t) {
       const int64_t rows = batch_sizes[t];
@@ -110,7 +110,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
       team_barrier();
       product(rows, dgx, G, w_rz, carry + units.begin, H, /*accumulate=*/true);
       product(rows, dn_r, H, w_n, carry + units.begin, H, /*accumulate=*/true);
-      input.step(t, rows, dgx);
+      input.step(t);
     }
     release_product();
   });

@@ -101,7 +101,7 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
     const Share units = share_of(H, rank, threads, Vec<T>::size());
     const Share columns = w_hr ? share_of(P, rank, threads, Vec<T>::size()) : units;
     const PackedB<T> wh = pack_columns(w_hh, G, P, columns);
-    InputGradientShare<T> input(w_ih, G, s.inputs, B, d_x, rank, threads);
+    InputGradientShare<T> input(w_ih, G, s.inputs, s.steps, B, d_gates, d_x, rank, threads);
     // dm's units of dL/dh_t @ W_hr.
     const std::optional<PackedB<T>> wr = w_hr ? std::optional(pack_columns(w_hr, P, H, units)) : std::nullopt;
     const Vec<T> one(T(1));
@@ -148,7 +148,7 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
       }
       team_barrier();
       product(rows, da, G, wh, carry_h + columns.begin, P, /*accumulate=*/false);
-      input.step(t, rows, da);
+      input.step(t);
     }
     release_product();
   });
