@@ -35,8 +35,9 @@ def backward_loop(
     """dL/dx is formed inside the loop, step by step, when ``w_ih`` is given."""
     grad_y = grad_y.contiguous()  # e.g. the expanded gradient of y.sum()
     kernels = _KERNELS[type(pointwise)]
+    weights = (w_ih, w_hh, w_hr)
     d_x, d_gates_x, d_gates_h, d_h_all, grad_state0 = kernels.backward(
-        pointwise, grad_y, grad_final, state0, states, saved, (w_ih, w_hh, w_hr), batch_sizes, keep_dh
+        pointwise, grad_y, grad_final, state0, states, saved, weights, batch_sizes, keep_dh
     )
     # The kernels return an empty d_x or d_h_all when it was not asked for.
     return (
