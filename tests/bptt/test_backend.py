@@ -86,19 +86,20 @@ def test_unknown_backend_is_a_value_error():
     "make_cell",
     [
         lambda: LSTMCell(7, 37),
-        lambda: LSTMCell(7, 37, proj_size=19),
+        lambda: LSTMCell(7, 48, proj_size=30),
         lambda: LSTMCell(40, 37),  # wide enough for the threads to split dL/dx's columns
-        lambda: GRUCell(7, 37),
-        lambda: ElmanCell(40, 45),
+        lambda: GRUCell(7, 60),
+        lambda: ElmanCell(40, 80),
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_native_loops_on_a_team_of_threads_match_the_torch_loops(make_cell, threads, dtype):
-    """Large enough for the native loops to split the hidden units over a team of threads
-    (csrc/team.h), with shares that do not fall on vector boundaries and shrinking batches."""
+@pytest.mark.parametrize("lengths", [[12, 8, 3], [12, 12, 11, 8, 8, 5, 3, 2, 1]])
+def test_native_loops_on_a_team_match_the_torch_loops(make_cell, threads, dtype, lengths):
+    """Large enough for the native loops to run on a team of threads (csrc/team.h): a batch
+    of 3 splits the hidden units over the threads, one of 9 the rows; with shares that do
+    not fall on vector boundaries, and shrinking batches."""
     layer = Recurrent(make_cell().to(dtype))
-    x = torch.randn(12, 9, layer.input_size, dtype=dtype, requires_grad=True)
-    lengths = [12, 12, 11, 8, 8, 5, 3, 2, 1]
+    x = torch.randn(12, len(lengths), layer.input_size, dtype=dtype, requires_grad=True)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     before = torch.get_num_threads()
     results = []

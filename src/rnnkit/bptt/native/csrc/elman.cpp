@@ -16,24 +16,27 @@ inline void forward_row(int64_t H, const T* x, const T* r, const T* bias, bool r
   });
 }
 
-// The loops on a team (team.h), each thread on its share of the hidden units.
+// The loops on a team (team.h), split by batch rows or by hidden units.
 template <typename T>
 void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, const T* w_ih, const T* h0,
                    const T* w_hh, const T* bias, at::IntArrayRef batch_sizes, bool relu, T* y) {
   run_team(team_size(B * H * (H + I)), [&](int64_t rank, int64_t threads) {
-    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const Split split = split_of(B, H, H * (I + H), Vec<T>::size(), rank, threads);
+    const Share units = split.units;
     const int64_t n = units.size();
-    InputShare<T> input(x, steps, B, I, w_ih, H, 1, units);
+    InputShare<T> input(x, steps, B, I, w_ih, H, 1, split);
     const PackedB<T> wh = pack_units(w_hh, H, H, 1, units);
     const std::vector<T> b = pack_units(bias, H, 1, units);
     for (int64_t t = 0; t < steps; ++t) {
-      const int64_t rows = batch_sizes[t];
-      T* a = input.step(t);
-      product(rows, t == 0 ? h0 : y + (t - 1) * B * H, H, wh, a, n, /*accumulate=*/true);
-      for (int64_t r = 0; r < rows; ++r) {
-        forward_row<T>(n, a + r * n, nullptr, b.empty() ? nullptr : b.data(), relu, y + (t * B + r) * H + units.begin);
+      const Share mine = split.running(batch_sizes[t]);
+      T* a = input.step(t);  // row mine.begin first
+      const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
+      product(mine.size(), h_prev + mine.begin * H, H, wh, a, n, /*accumulate=*/true);
+      for (int64_t r = mine.begin; r < mine.end; ++r) {
+        forward_row<T>(n, a + (r - mine.begin) * n, nullptr, b.empty() ? nullptr : b.data(), relu,
+                       y + (t * B + r) * H + units.begin);
       }
-      team_barrier();
+      split.barrier();
     }
     release_product();
   });
@@ -44,14 +47,15 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
                     const T* w_hh, at::IntArrayRef batch_sizes, bool relu, T* carry, T* d_gates, T* d_h_all,
                     T* d_x) {
   run_team(team_size(B * H * H), [&](int64_t rank, int64_t threads) {
-    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const Split split = split_of(B, H, H * (I + H), Vec<T>::size(), rank, threads);
+    const Share units = split.units;
     const PackedB<T> wh = pack_columns(w_hh, H, H, units);
-    InputGradientShare<T> input(w_ih, H, I, steps, B, d_gates, d_x, rank, threads);
+    InputGradientShare<T> input(w_ih, H, I, steps, B, d_gates, d_x, split);
     const Vec<T> one(T(1)), zero(T(0));
     for (int64_t t = steps - 1; t >= 0; --t) {
-      const int64_t rows = batch_sizes[t];
+      const Share mine = split.running(batch_sizes[t]);
       T* da = d_gates + t * B * H;
-      for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t r = mine.begin; r < mine.end; ++r) {
         for_lanes<T>(units.size(), [&](int64_t j, int64_t lanes) {
           const int64_t k = r * H + units.begin + j, kt = t * B * H + k;
           const Vec<T> dh = load(carry + k, lanes) + load(grad_y + kt, lanes);
@@ -61,8 +65,9 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
           store(dh * slope, da + k, lanes);
         });
       }
-      team_barrier();
-      product(rows, da, H, wh, carry + units.begin, H, /*accumulate=*/false);
+      split.barrier();
+      T* carry_rows = carry + mine.begin * H + units.begin;
+      product(mine.size(), da + mine.begin * H, H, wh, carry_rows, H, /*accumulate=*/false);
       input.step(t);
     }
     release_product();

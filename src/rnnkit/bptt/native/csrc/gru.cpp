@@ -41,56 +41,59 @@ inline void forward_row(int64_t n, const T* x, const T* b_x, const T* r, const T
   });
 }
 
-// The forward loop on a team (team.h), each thread on its share of the hidden units; a_n
-// needs the recurrent product apart from the input one. Saved per step and row: r, z, n
-// and a_n side by side (4H).
+// The forward loop on a team (team.h), split by batch rows or by hidden units; a_n needs
+// the recurrent product apart from the input one. Saved per step and row: r, z, n and a_n
+// side by side (4H).
 template <typename T>
 void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, const T* w_ih, const T* b_ih,
                    const T* h0, const T* w_hh, const T* b_hh, at::IntArrayRef batch_sizes, T* y, T* saved) {
   run_team(team_size(B * 3 * H * (H + I)), [&](int64_t rank, int64_t threads) {
-    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const Split split = split_of(B, H, 3 * H * (I + H), Vec<T>::size(), rank, threads);
+    const Share units = split.units;
     const int64_t n = 3 * units.size();
-    InputShare<T> input(x, steps, B, I, w_ih, H, 3, units);
+    InputShare<T> input(x, steps, B, I, w_ih, H, 3, split);
     const PackedB<T> wh = pack_units(w_hh, H, H, 3, units);
     const std::vector<T> bx = pack_units(b_ih, H, 3, units), bh = pack_units(b_hh, H, 3, units);
-    std::vector<T> gh(B * n);
+    std::vector<T> gh(split.rows.size() * n);
     for (int64_t t = 0; t < steps; ++t) {
-      const int64_t rows = batch_sizes[t];
+      const Share mine = split.running(batch_sizes[t]);
       const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
-      const T* gx = input.step(t);
-      product(rows, h_prev, H, wh, gh.data(), n, /*accumulate=*/false);
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t k = r * H + units.begin;
-        forward_row<T>(units.size(), gx + r * n, bx.empty() ? nullptr : bx.data(), gh.data() + r * n,
+      const T* gx = input.step(t);  // row mine.begin first
+      product(mine.size(), h_prev + mine.begin * H, H, wh, gh.data(), n, /*accumulate=*/false);
+      for (int64_t r = mine.begin; r < mine.end; ++r) {
+        const int64_t k = r * H + units.begin, i = (r - mine.begin) * n;
+        forward_row<T>(units.size(), gx + i, bx.empty() ? nullptr : bx.data(), gh.data() + i,
                        bh.empty() ? nullptr : bh.data(), h_prev + k, y + t * B * H + k,
                        saved ? saved + (t * B + r) * 4 * H + units.begin : nullptr, H);
       }
-      team_barrier();
+      split.barrier();
     }
     release_product();
   });
 }
 
-// The backward loop on a team: the pointwise part on each thread's units, then the team
-// meets and each thread adds its columns of dL/d gates_h @ W_hh to dL/dh_{t-1}, the r and
-// z blocks read from dL/d gates_x and the n block from dn * r.
+// The backward loop on a team, split as the forward one: the pointwise part on the
+// thread's rows and units; then (split by units, once the team has met) the thread adds
+// its columns of dL/d gates_h @ W_hh to dL/dh_{t-1}, the r and z blocks read from
+// dL/d gates_x and the n block from dn * r.
 template <typename T>
 void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* grad_y, const T* h0, const T* y,
                     const T* saved, const T* w_ih, const T* w_hh, at::IntArrayRef batch_sizes, T* carry,
                     T* d_gates_x, T* d_n_reset, T* d_h_all, T* d_x) {
   const int64_t G = 3 * H;
   run_team(team_size(B * G * H), [&](int64_t rank, int64_t threads) {
-    const Share units = share_of(H, rank, threads, Vec<T>::size());
+    const Split split = split_of(B, H, G * (I + H), Vec<T>::size(), rank, threads);
+    const Share units = split.units;
     const PackedB<T> w_rz = pack_columns(w_hh, 2 * H, H, units), w_n = pack_columns(w_hh + 2 * H * H, H, H, units);
-    InputGradientShare<T> input(w_ih, G, I, steps, B, d_gates_x, d_x, rank, threads);
+    InputGradientShare<T> input(w_ih, G, I, steps, B, d_gates_x, d_x, split);
     const Vec<T> one(T(1));
     for (int64_t t = steps - 1; t >= 0; --t) {
-      const int64_t rows = batch_sizes[t];
+      const Share mine = split.running(batch_sizes[t]);
       const T* gy = grad_y + t * B * H;
       const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * H;
       T* dgx = d_gates_x + t * B * G;
       T* dn_r = d_n_reset + t * B * H;
-      for (int64_t b = 0; b < rows; ++b) {
+      for (int64_t b = mine.begin; b < mine.end; ++b) {
         const T* s = saved + (t * B + b) * 4 * H + units.begin;
         T* d = dgx + b * G + units.begin;
         for_lanes<T>(units.size(), [&](int64_t j, int64_t lanes) {
@@ -107,9 +110,10 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
           store(dh * z, carry + k, lanes);
         });
       }
-      team_barrier();
-      product(rows, dgx, G, w_rz, carry + units.begin, H, /*accumulate=*/true);
-      product(rows, dn_r, H, w_n, carry + units.begin, H, /*accumulate=*/true);
+      split.barrier();
+      T* carry_rows = carry + mine.begin * H + units.begin;
+      product(mine.size(), dgx + mine.begin * G, G, w_rz, carry_rows, H, /*accumulate=*/true);
+      product(mine.size(), dn_r + mine.begin * H, H, w_n, carry_rows, H, /*accumulate=*/true);
       input.step(t);
     }
     release_product();

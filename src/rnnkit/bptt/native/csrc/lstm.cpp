@@ -44,53 +44,53 @@ struct Shape {
   int64_t G() const { return 4 * H; }
 };
 
-// The forward loop on a team (team.h): each thread owns a share of the hidden units, packs
-// their columns of W_ih and W_hh once, and per step computes their gates (the input
-// projection, a chunk of steps at a time, with the recurrent product added on top) and
-// their pointwise part.
-// With the projection, the team meets once more per step: h_t = m_t @ W_hr.T needs all of m_t.
+// The forward loop on a team (team.h), split by batch rows or by hidden units: each thread
+// packs its units' columns of W_ih and W_hh once, and per step computes its rows' gates for
+// them (the input projection, with the recurrent product added on top) and their pointwise
+// part. Split by units, the team meets once per step, twice with the projection (h_t =
+// m_t @ W_hr.T needs all of m_t).
 template <typename T>
 void forward_steps(const Shape& s, const T* x, const T* w_ih, const T* w_hh, const T* bias, const T* w_hr,
                    const T* h0, const T* c0, at::IntArrayRef batch_sizes, T* y, T* c_all, T* gates, T* m_all) {
   const int64_t H = s.H, G = s.G(), B = s.batch, P = s.P;
   std::vector<T> m_scratch(w_hr && !m_all ? B * H : 0);
   run_team(team_size(B * G * (P + s.inputs)), [&](int64_t rank, int64_t threads) {
-    const Share units = share_of(H, rank, threads, Vec<T>::size());
-    const Share columns = share_of(P, rank, threads, Vec<T>::size());
+    const Split split = split_of(B, H, G * (s.inputs + P), Vec<T>::size(), rank, threads);
+    const Share units = split.units, columns = split.columns(P, Vec<T>::size());
     const int64_t n = 4 * units.size();
-    InputShare<T> input(x, s.steps, B, s.inputs, w_ih, H, 4, units);
+    InputShare<T> input(x, s.steps, B, s.inputs, w_ih, H, 4, split);
     const PackedB<T> wh = pack_units(w_hh, P, H, 4, units);
     const std::vector<T> b = pack_units(bias, H, 4, units);
     // h_t's columns of m_t @ W_hr.T: W_hr's rows, transposed.
     const std::optional<PackedB<T>> wr =
         w_hr ? std::optional(pack_units(w_hr, H, P, 1, columns)) : std::nullopt;
     for (int64_t t = 0; t < s.steps; ++t) {
-      const int64_t rows = batch_sizes[t];
+      const Share mine = split.running(batch_sizes[t]);
       const T* h_prev = t == 0 ? h0 : y + (t - 1) * B * P;
-      const T* c_prev = (t == 0 ? c0 : c_all + (t - 1) * B * H) + units.begin;
-      T* a = input.step(t);
-      T* act = gates ? gates + t * B * G + units.begin : nullptr;
-      T* c = c_all + t * B * H + units.begin;
+      const T* c_prev = t == 0 ? c0 : c_all + (t - 1) * B * H;
+      T* a = input.step(t);  // row mine.begin first
       T* m = w_hr ? (m_all ? m_all + t * B * H : m_scratch.data()) : y + t * B * H;
-      product(rows, h_prev, P, wh, a, n, /*accumulate=*/true);
-      for (int64_t r = 0; r < rows; ++r) {
-        forward_row<T>(units.size(), a + r * n, b.empty() ? nullptr : b.data(), c_prev + r * H,
-                       act ? act + r * G : nullptr, H, c + r * H, m + r * H + units.begin);
+      product(mine.size(), h_prev + mine.begin * P, P, wh, a, n, /*accumulate=*/true);
+      for (int64_t r = mine.begin; r < mine.end; ++r) {
+        const int64_t k = r * H + units.begin;
+        forward_row<T>(units.size(), a + (r - mine.begin) * n, b.empty() ? nullptr : b.data(), c_prev + k,
+                       gates ? gates + (t * B + r) * G + units.begin : nullptr, H, c_all + t * B * H + k, m + k);
       }
       if (wr) {
-        team_barrier();
-        product(rows, m, H, *wr, y + t * B * P + columns.begin, P, /*accumulate=*/false);
+        split.barrier();
+        T* h = y + (t * B + mine.begin) * P + columns.begin;
+        product(mine.size(), m + mine.begin * H, H, *wr, h, P, /*accumulate=*/false);
       }
-      team_barrier();
+      split.barrier();
     }
     release_product();
   });
 }
 
-// The backward loop on a team: each thread owns a share of the hidden units for the
-// pointwise part and a share of h's columns (the same, without the projection) for
-// dL/dh_{t-1} = da @ W_hh, which needs every unit's da: one barrier per step, two with the
-// projection (dm = dL/dh_t @ W_hr needs all of dL/dh_t).
+// The backward loop on a team, split as the forward one. Split by units, each thread owns
+// a share of the hidden units for the pointwise part and a share of h's columns (the same,
+// without the projection) for dL/dh_{t-1} = da @ W_hh, which needs every unit's da: one
+// barrier per step, two with the projection (dm = dL/dh_t @ W_hr needs all of dL/dh_t).
 template <typename T>
 void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all, const T* gates, const T* w_ih,
                     const T* w_hh, const T* w_hr, at::IntArrayRef batch_sizes, T* carry_h, T* carry_c, T* d_gates,
@@ -98,21 +98,22 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
   const int64_t H = s.H, G = s.G(), B = s.batch, P = s.P;
   std::vector<T> dm_scratch(w_hr ? B * H : 0);
   run_team(team_size(B * G * P), [&](int64_t rank, int64_t threads) {
-    const Share units = share_of(H, rank, threads, Vec<T>::size());
-    const Share columns = w_hr ? share_of(P, rank, threads, Vec<T>::size()) : units;
+    const Split split = split_of(B, H, G * (s.inputs + P), Vec<T>::size(), rank, threads);
+    const Share units = split.units;
+    const Share columns = w_hr ? split.columns(P, Vec<T>::size()) : units;
     const PackedB<T> wh = pack_columns(w_hh, G, P, columns);
-    InputGradientShare<T> input(w_ih, G, s.inputs, s.steps, B, d_gates, d_x, rank, threads);
+    InputGradientShare<T> input(w_ih, G, s.inputs, s.steps, B, d_gates, d_x, split);
     // dm's units of dL/dh_t @ W_hr.
     const std::optional<PackedB<T>> wr = w_hr ? std::optional(pack_columns(w_hr, P, H, units)) : std::nullopt;
     const Vec<T> one(T(1));
     for (int64_t t = s.steps - 1; t >= 0; --t) {
-      const int64_t rows = batch_sizes[t];
+      const Share mine = split.running(batch_sizes[t]);
       const T* gy = grad_y + t * B * P;
       // dm = dL/dh_t (through the projection if there is one), kept where asked.
       const T* dm = nullptr;
       if (d_h_all) {
         T* d_h = d_h_all + t * B * P;
-        for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t r = mine.begin; r < mine.end; ++r) {
           for_lanes<T>(columns.size(), [&](int64_t j, int64_t lanes) {
             const int64_t k = r * P + columns.begin + j;
             store(load(carry_h + k, lanes) + load(gy + k, lanes), d_h + k, lanes);
@@ -120,17 +121,17 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
         }
         dm = d_h;
         if (wr) {
-          team_barrier();
-          product(rows, d_h, P, *wr, dm_scratch.data() + units.begin, H, /*accumulate=*/false);
+          split.barrier();
+          T* dm_rows = dm_scratch.data() + mine.begin * H + units.begin;
+          product(mine.size(), d_h + mine.begin * P, P, *wr, dm_rows, H, /*accumulate=*/false);
           dm = dm_scratch.data();
         }
       }
-      const T* act = gates + t * B * G;
       const T* c = c_all + t * B * H;
       const T* c_prev = t == 0 ? c0 : c_all + (t - 1) * B * H;
       T* da = d_gates + t * B * G;
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* a = act + r * G + units.begin;
+      for (int64_t r = mine.begin; r < mine.end; ++r) {
+        const T* a = gates + (t * B + r) * G + units.begin;
         T* d = da + r * G + units.begin;
         for_lanes<T>(units.size(), [&](int64_t j, int64_t lanes) {
           const int64_t k = r * H + units.begin + j;
@@ -146,8 +147,9 @@ void backward_steps(const Shape& s, const T* grad_y, const T* c0, const T* c_all
           store(dc * f, carry_c + k, lanes);
         });
       }
-      team_barrier();
-      product(rows, da, G, wh, carry_h + columns.begin, P, /*accumulate=*/false);
+      split.barrier();
+      T* carry_rows = carry_h + mine.begin * P + columns.begin;
+      product(mine.size(), da + mine.begin * G, G, wh, carry_rows, P, /*accumulate=*/false);
       input.step(t);
     }
     release_product();

@@ -1,18 +1,22 @@
-// A team of threads that runs a whole sequence loop: the hidden units are split over the
-// threads, each thread computes its own units' share of every per-step product and their
-// pointwise part, and the team meets once per step at a barrier (the next step's product
-// reads every unit of the last one).
+// A team of threads that runs a whole sequence loop in one parallel region. The threads
+// split either the batch rows (independent sequences: they never wait for each other) or
+// the hidden units (each thread computes its units' share of every per-step product and
+// their pointwise part, and the team meets once per step at a barrier, since the next
+// step's product reads every unit of the last one); `split_of` chooses.
 //
 // Why not at::parallel_for around each product and each pointwise pass: every call forks
 // and joins the threads, which costs a few microseconds, about as much as a whole step of
 // a small layer. Measured on the 2-core AMD EPYC, LSTM inference at (B,T,I,H) =
 // (16,500,8,64): 2.2 ms with a fork and join per product and pass, 1.3 ms as one team
-// (torch.nn.LSTM on oneDNN: 2.0 ms); at (128,50,256,512) both ran at torch.nn's speed once
-// each thread's product went over its columns in blocks that stay in its cache.
+// split by units (torch.nn.LSTM on oneDNN: 2.0 ms); at (128,50,256,512) both ran at
+// torch.nn's speed once each thread's product went over its columns in blocks that stay
+// in its cache.
 #pragma once
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#include <algorithm>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -63,6 +67,37 @@ inline void team_barrier() {
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
+}
+
+// How a team divides a sequence loop between its threads. The sequences of a batch are
+// independent, so threads that each own a share of the batch rows never wait for each
+// other; each needs all of the weights, though, which suits small layers with a batch to
+// share. Large layers, or batches too small to share, split the hidden units instead, and
+// the team meets once per step (`barrier`).
+struct Split {
+  Share rows, units;
+  bool by_rows;
+  int64_t rank, threads;
+
+  // A thread's share of n columns (of h, of x): all of them when split by rows.
+  Share columns(int64_t n, int64_t align) const { return by_rows ? Share{0, n} : share_of(n, rank, threads, align); }
+  // The thread's rows among the first `running` (those of the sequences still running).
+  Share running(int64_t running) const { return {rows.begin, std::max(rows.begin, std::min(rows.end, running))}; }
+  void barrier() const {
+    if (!by_rows) team_barrier();
+  }
+};
+
+// By rows when each thread gets at least 4 of them and the weights (`weight_floats`, which
+// every thread then packs whole) take at most half a core's 1 MB L2; by units otherwise.
+// Between the two (LSTM at (32,200,32,128), 82K floats) rows measured as fast or faster,
+// and they are far less hurt when another process takes a core for a while: a barrier
+// every step then waits for the descheduled thread every step.
+inline Split split_of(int64_t batch, int64_t H, int64_t weight_floats, int64_t align, int64_t rank, int64_t threads) {
+  constexpr int64_t kMinRows = 4, kMaxWeightFloats = 128 * 1024;
+  const bool by_rows = threads > 1 && batch >= kMinRows * threads && weight_floats <= kMaxWeightFloats;
+  if (by_rows) return {share_of(batch, rank, threads, 1), {0, H}, true, rank, threads};
+  return {{0, batch}, share_of(H, rank, threads, align), false, rank, threads};
 }
 
 }  // namespace rnnkit
