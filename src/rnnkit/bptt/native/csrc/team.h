@@ -89,12 +89,13 @@ struct Split {
 };
 
 // By rows when each thread gets at least 4 of them and the weights (`weight_floats`, which
-// every thread then packs whole) take at most half a core's 1 MB L2; by units otherwise.
-// Between the two (LSTM at (32,200,32,128), 82K floats) rows measured as fast or faster,
-// and they are far less hurt when another process takes a core for a while: a barrier
-// every step then waits for the descheduled thread every step.
+// every thread then packs whole and reads every step) are at most 2 MB; by units otherwise.
+// Where both apply, rows were as fast in a quiet moment and far steadier in a noisy one,
+// as a barrier every step waits for a descheduled thread every step: LSTM inference at
+// (64,100,128,256), three alternating runs of each, took 13.9-21.7 ms by units and
+// 14.6-15.2 ms by rows.
 inline Split split_of(int64_t batch, int64_t H, int64_t weight_floats, int64_t align, int64_t rank, int64_t threads) {
-  constexpr int64_t kMinRows = 4, kMaxWeightFloats = 128 * 1024;
+  constexpr int64_t kMinRows = 4, kMaxWeightFloats = 512 * 1024;
   const bool by_rows = threads > 1 && batch >= kMinRows * threads && weight_floats <= kMaxWeightFloats;
   if (by_rows) return {share_of(batch, rank, threads, 1), {0, H}, true, rank, threads};
   return {{0, batch}, share_of(H, rank, threads, align), false, rank, threads};
