@@ -20,9 +20,9 @@ dL/d(final state) untouched until the loop reaches that step.
 
 The loops themselves run natively (``rnnkit.bptt.native``) or in PyTorch
 (``rnnkit.bptt.torch_loops``), as ``rnnkit.bptt.backend`` decides, each with the input
-projection (the native loops form it a chunk of ~1024 rows at a time, never the whole
-(T, B, G) at once); this file holds what the two share: the gradients that are GEMMs
-over all steps.
+projection and dL/dx (the native loops form both a chunk of steps at a time, never the
+whole (T, B, G) projection at once) and its own ``weight_gradients``; this file holds
+the autograd.Function that ties them together.
 """
 
 from __future__ import annotations
