@@ -30,7 +30,8 @@ def build(verbose: bool = False) -> Path:
         name=LIBRARY_NAME,
         sources=[str(p) for p in source_files() if p.suffix == ".cpp"],
         build_directory=str(target),
-        # -fopenmp: ATen's parallel_for is a header template; without it, it runs serially.
+        # -fopenmp: the loops' teams are OpenMP parallel regions, and ATen's parallel_for (a
+        # header template) would run serially without it.
         extra_cflags=["-O3", "-fopenmp", *CAPABILITY_FLAGS.get(capability(), [])],
         extra_ldflags=["-fopenmp"],
         is_python_module=False,
