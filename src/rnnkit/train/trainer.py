@@ -1,0 +1,311 @@
+"""The training loop: optimiser and warm-up, clipping, skipped non-finite steps, progress,
+metrics, checkpoints and an exact resume.
+
+    trainer = Trainer(model, loss, batches, TrainConfig(epochs=5), run_dir="runs/lstm")
+    result = trainer.fit()               # or fit(resume=True) after an interruption
+
+``loss(model, batch) -> Tensor`` computes one batch's scalar loss; ``batches(epoch)``
+returns that epoch's batches, the same ones in the same order every time it is called
+with the same epoch (``shuffled_batches`` builds such a function): resuming skips the
+batches already done, so a run killed at any point and resumed ends with the same weights
+as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from rnnkit.train.checkpoint import load_latest, save_checkpoint
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    time_budget: float | None = None  # seconds for this invocation; None: epochs only
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # SGD only
+    warmup_steps: int = 0  # the learning rate rises linearly over these, then stays
+    clip_norm: float | None = 1.0  # global gradient norm; None: measured, not clipped
+    clip_value: float | None = None  # each gradient entry into [-v, v]
+    max_bad_steps: int = 10  # non-finite losses or gradients in a row before stopping
+    checkpoint_every: int = 100  # steps; and always at the end
+    keep_checkpoints: int = 3
+    patience: int | None = None  # epochs without a better validation metric before stopping
+    seed: int = 0
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name in ("epochs", "lr", "max_bad_steps", "checkpoint_every", "keep_checkpoints"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("clip_norm", "clip_value", "time_budget", "patience"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive or None, got {value}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+
+
+@dataclass
+class TrainResult:
+    steps: int  # optimiser steps taken, over every invocation
+    epochs: int  # epochs completed
+    stopped: str  # "epochs", "time budget" or "early stopping"
+    best_metric: float | None
+
+
+class NonFiniteTraining(RuntimeError):
+    """Too many non-finite losses or gradients in a row."""
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        loss: Callable[[torch.nn.Module, Any], Tensor],
+        batches: Callable[[int], Iterable],
+        config: TrainConfig,
+        run_dir: str | Path,
+        validate: Callable[[torch.nn.Module], float] | None = None,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        """``validate(model)`` returns a metric where lower is better (early stopping);
+        ``on_step(step)`` runs after every optimiser step (and its checkpoint)."""
+        self.model, self.loss, self.batches, self.config = model, loss, batches, config
+        self.run_dir, self.validate, self.on_step = Path(run_dir), validate, on_step
+        params = [p for p in model.parameters() if p.requires_grad]
+        if config.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(
+                params, lr=config.lr, weight_decay=config.weight_decay
+            )
+        else:
+            self.optimizer = torch.optim.SGD(
+                params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+            )
+        warmup = config.warmup_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
+        )
+        self.step = self.epoch = self.batch_in_epoch = self.bad_in_a_row = 0
+        self.best_metric: float | None = None
+        self.epochs_without_improvement = 0
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train for ``config.epochs`` (or the time budget); with ``resume``, continue from
+        the newest readable checkpoint in the run directory, if any."""
+        if not (resume and self._restore()):
+            _seed_everything(self.config.seed)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        stopped = "epochs"
+        while self.epoch < self.config.epochs and stopped == "epochs":
+            stopped = self._run_epoch(start)
+            if stopped == "epochs":
+                stopped = self._end_epoch()
+        self._checkpoint()
+        return TrainResult(self.step, self.epoch, stopped, self.best_metric)
+
+    def _run_epoch(self, start: float) -> str:
+        batches = self.batches(self.epoch)
+        total = len(batches) if isinstance(batches, Sequence) else None
+        remaining = itertools.islice(batches, self.batch_in_epoch, None)
+        bar = tqdm(remaining, total=None if total is None else total - self.batch_in_epoch,
+                   desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="batch",
+                   disable=self.config.quiet or not sys.stderr.isatty(), leave=False)  # fmt: skip
+        with bar:
+            for batch in bar:
+                record = self._train_step(batch)
+                bar.set_postfix(loss=f"{record['loss']:.4g}", norm=f"{record['grad_norm']:.3g}")
+                if self.step % self.config.checkpoint_every == 0 and not record["skipped"]:
+                    self._checkpoint()
+                if self.on_step is not None:
+                    self.on_step(self.step)
+                budget = self.config.time_budget
+                if budget is not None and time.monotonic() - start >= budget:
+                    return "time budget"
+        return "epochs"
+
+    def _train_step(self, batch: Any) -> dict[str, Any]:
+        self.model.train()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        loss = self.loss(self.model, batch)
+        norm = math.nan
+        finite = bool(torch.isfinite(loss))
+        if finite:
+            loss.backward()
+            max_norm = self.config.clip_norm if self.config.clip_norm is not None else math.inf
+            # clip_grad_norm_ returns the norm before clipping: logged every step.
+            norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            finite = math.isfinite(norm)
+        if finite:
+            if self.config.clip_value is not None:
+                torch.nn.utils.clip_grad_value_(params, self.config.clip_value)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            self.bad_in_a_row = 0
+        else:
+            self.bad_in_a_row += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        self.batch_in_epoch += 1
+        # epoch, batch: where the run stands after this record (batches done in the epoch).
+        record = {
+            "step": self.step, "epoch": self.epoch, "batch": self.batch_in_epoch,
+            "loss": float(loss.detach()), "grad_norm": norm,
+            "lr": self.scheduler.get_last_lr()[0], "skipped": not finite,
+        }  # fmt: skip
+        self._log(record)
+        if self.bad_in_a_row >= self.config.max_bad_steps:
+            raise NonFiniteTraining(
+                f"stopped after {self.bad_in_a_row} non-finite losses or gradients in a row "
+                f"(epoch {self.epoch}, batch {self.batch_in_epoch}); the last good weights are in "
+                f"{self.run_dir}. Try a lower learning rate or clip_norm."
+            )
+        return record
+
+    def _end_epoch(self) -> str:
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        if self.validate is None:
+            return "epochs"
+        self.model.eval()
+        with torch.no_grad():
+            metric = float(self.validate(self.model))
+        self._log({"step": self.step, "epoch": self.epoch, "batch": 0, "validation": metric})
+        if self.best_metric is None or metric < self.best_metric:
+            self.best_metric, self.epochs_without_improvement = metric, 0
+        else:
+            self.epochs_without_improvement += 1
+        patience = self.config.patience
+        if patience is not None and self.epochs_without_improvement >= patience:
+            return "early stopping"
+        return "epochs"
+
+    # -- files -----------------------------------------------------------------------------
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as file:
+            file.write(json.dumps(record) + "\n")
+
+    def _checkpoint(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": _rng_state(),
+            "position": {
+                "step": self.step,
+                "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch,
+                "bad_in_a_row": self.bad_in_a_row,
+                "best_metric": self.best_metric,
+                "epochs_without_improvement": self.epochs_without_improvement,
+            },  # fmt: skip
+            "config": asdict(self.config),
+        }
+        save_checkpoint(self.run_dir, self.step, state, self.config.keep_checkpoints)
+
+    def _restore(self) -> bool:
+        found = load_latest(self.run_dir)
+        if found is None:
+            return False
+        _, state = found
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        for name, value in state["position"].items():
+            setattr(self, name, value)
+        self._forget_metrics_after((self.epoch, self.batch_in_epoch))
+        return True
+
+    def _forget_metrics_after(self, position: tuple[int, int]) -> None:
+        """Drop the records of the work the resumed run will redo (written after the
+        checkpoint, before the interruption), so that metrics.jsonl reads as one run."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut off by the interruption
+                continue
+            if (record["epoch"], record["batch"]) <= position:
+                kept.append(line)
+        path.write_text("".join(line + "\n" for line in kept))
+
+
+def shuffled_batches(
+    tensors: Sequence[Tensor], batch_size: int, seed: int = 0
+) -> Callable[[int], list]:
+    """``batches(epoch)`` over rows of ``tensors`` (all with the same first dimension): a
+    fresh shuffle per epoch, the same for the same (seed, epoch), the last batch smaller."""
+    count = len(tensors[0])
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if any(len(t) != count for t in tensors):
+        raise ValueError(
+            f"tensors must have the same first dimension, got {[len(t) for t in tensors]}"
+        )
+
+    def batches(epoch: int) -> list:
+        order = torch.randperm(
+            count, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)
+        )
+        return [
+            tuple(t[order[i : i + batch_size]] for t in tensors)
+            for i in range(0, count, batch_size)
+        ]
+
+    return batches
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    """Every random number generator a training step may draw from (dropout, shuffles),
+    as tensors and plain values only (safe to load with weights_only=True)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))

@@ -1,0 +1,94 @@
+"""The training loop: non-finite steps skipped and logged, stopping rules, bad configuration."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from rnnkit.train import NonFiniteTraining, TrainConfig, Trainer, shuffled_batches
+
+
+def data(rows: int = 24):
+    x = torch.randn(rows, 4)
+    return x, x.sum(1, keepdim=True)
+
+
+def mse(model, batch):
+    x, target = batch
+    return torch.nn.functional.mse_loss(model(x), target)
+
+
+def records(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_training_lowers_the_loss_and_logs_every_step(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    config = TrainConfig(epochs=20, lr=0.05, quiet=True)
+    result = Trainer(model, mse, shuffled_batches(data(), 6), config, tmp_path).fit()
+    steps = [r for r in records(tmp_path) if "loss" in r]
+    assert result.steps == len(steps) == 80 and result.stopped == "epochs"
+    assert steps[-1]["loss"] < steps[0]["loss"] / 10
+    assert all(r["grad_norm"] > 0 and not r["skipped"] for r in steps)
+
+
+def test_a_non_finite_loss_skips_the_step_and_is_logged(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    calls = []
+
+    def sometimes_nan(model, batch):
+        calls.append(1)
+        loss = mse(model, batch)
+        return loss * math.nan if len(calls) == 2 else loss
+
+    config = TrainConfig(epochs=1, quiet=True)
+    result = Trainer(model, sometimes_nan, shuffled_batches(data(), 6), config, tmp_path).fit()
+    logged = records(tmp_path)
+    assert [r["skipped"] for r in logged] == [False, True, False, False]
+    assert result.steps == 3  # the skipped batch took no optimiser step
+    assert logged[1]["step"] == logged[0]["step"] == 1
+
+
+def test_too_many_non_finite_steps_in_a_row_stop_the_run(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    config = TrainConfig(epochs=5, max_bad_steps=3, checkpoint_every=1, quiet=True)
+    always_inf = lambda model, batch: mse(model, batch) * math.inf  # noqa: E731
+    with pytest.raises(NonFiniteTraining, match="3 non-finite losses or gradients in a row"):
+        Trainer(model, always_inf, shuffled_batches(data(), 6), config, tmp_path).fit()
+    assert not list(tmp_path.glob("ckpt-*.pt"))  # nothing was saved from a non-finite step
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_early_stopping_on_a_validation_metric(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    metrics = iter([3.0, 2.0, 2.5, 2.1, 2.2, 1.0])
+    config = TrainConfig(epochs=6, patience=3, quiet=True)
+    result = Trainer(model, mse, shuffled_batches(data(), 6), config, tmp_path,
+                     validate=lambda model: next(metrics)).fit()  # fmt: skip
+    assert result.stopped == "early stopping" and result.epochs == 5 and result.best_metric == 2.0
+
+
+def test_the_same_batches_for_the_same_epoch_and_a_new_order_for_the_next():
+    batches = shuffled_batches(data(10), 4, seed=3)
+    first, again, second = batches(0), batches(0), batches(1)
+    assert [len(b[0]) for b in first] == [4, 4, 2]
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(first[0][0], second[0][0])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"optimizer": "adam"}, "optimizer must be one of"),
+        ({"lr": 0}, "lr must be positive"),
+        ({"clip_norm": -1.0}, "clip_norm must be positive or None"),
+        ({"warmup_steps": -1}, "warmup_steps must be >= 0"),
+        ({"keep_checkpoints": 0}, "keep_checkpoints must be positive"),
+    ],
+)
+def test_bad_configuration_names_the_setting(change, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**change)
