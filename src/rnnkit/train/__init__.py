@@ -8,6 +8,7 @@ from rnnkit.train.trainer import (
     Trainer,
     TrainResult,
     shuffled_batches,
+    stream_batches,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "load_latest",
     "save_checkpoint",
     "shuffled_batches",
+    "stream_batches",
 ]

@@ -9,6 +9,12 @@ returns that epoch's batches, the same ones in the same order every time it is c
 with the same epoch (``shuffled_batches`` builds such a function): resuming skips the
 batches already done, so a run killed at any point and resumed ends with the same weights
 as one never interrupted.
+
+Truncated BPTT over long streams: with ``carry_state=True`` the loss is called as
+``loss(model, batch, state) -> (loss, state)``, and the state it returns is handed to the
+next batch detached, so gradients stop at the batch boundary while the state flows on
+(``stream_batches`` cuts a long stream into such batches). The state starts as None at
+each epoch (and after a skipped step), and is saved in checkpoints (as plain tuples).
 """
 
 from __future__ import annotations
@@ -88,11 +94,14 @@ class Trainer:
         run_dir: str | Path,
         validate: Callable[[torch.nn.Module], float] | None = None,
         on_step: Callable[[int], None] | None = None,
+        carry_state: bool = False,
     ) -> None:
         """``validate(model)`` returns a metric where lower is better (early stopping);
         ``on_step(step)`` runs after every optimiser step (and its checkpoint)."""
         self.model, self.loss, self.batches, self.config = model, loss, batches, config
         self.run_dir, self.validate, self.on_step = Path(run_dir), validate, on_step
+        self.carry_state = carry_state
+        self.state: Any = None  # the carried recurrent state (truncated BPTT)
         params = [p for p in model.parameters() if p.requires_grad]
         if config.optimizer == "adamw":
             self.optimizer = torch.optim.AdamW(
@@ -150,7 +159,10 @@ class Trainer:
     def _train_step(self, batch: Any) -> dict[str, Any]:
         self.model.train()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        loss = self.loss(self.model, batch)
+        if self.carry_state:
+            loss, state = self.loss(self.model, batch, self.state)
+        else:
+            loss, state = self.loss(self.model, batch), None
         norm = math.nan
         finite = bool(torch.isfinite(loss))
         if finite:
@@ -168,6 +180,8 @@ class Trainer:
             self.bad_in_a_row = 0
         else:
             self.bad_in_a_row += 1
+            state = None  # a non-finite step's state would poison the next ones
+        self.state = _detached(state)
         self.optimizer.zero_grad(set_to_none=True)
         self.batch_in_epoch += 1
         # epoch, batch: where the run stands after this record (batches done in the epoch).
@@ -188,6 +202,7 @@ class Trainer:
     def _end_epoch(self) -> str:
         self.epoch += 1
         self.batch_in_epoch = 0
+        self.state = None  # the next epoch's streams start afresh
         if self.validate is None:
             return "epochs"
         self.model.eval()
@@ -222,6 +237,7 @@ class Trainer:
                 "bad_in_a_row": self.bad_in_a_row,
                 "best_metric": self.best_metric,
                 "epochs_without_improvement": self.epochs_without_improvement,
+                "state": _plain(self.state),
             },  # fmt: skip
             "config": asdict(self.config),
         }
@@ -281,6 +297,43 @@ def shuffled_batches(
         ]
 
     return batches
+
+
+def stream_batches(stream: Sequence[Tensor], batch_size: int, steps: int) -> Callable[[int], list]:
+    """``batches(epoch)`` for truncated BPTT over long streams: each tensor of ``stream``
+    (T_total, ...) is cut into ``batch_size`` contiguous lanes (the remainder dropped), and
+    batch i holds steps [i * steps, (i + 1) * steps) of every lane, batch-first
+    (batch_size, steps, ...): lane b of batch i + 1 continues lane b of batch i, so the
+    state carried between them is the right one. The same batches every epoch."""
+    if batch_size < 1 or steps < 1:
+        raise ValueError(f"batch_size and steps must be at least 1, got {batch_size} and {steps}")
+    length = len(stream[0]) // batch_size
+    if length < 1 or any(len(t) != len(stream[0]) for t in stream):
+        raise ValueError(
+            f"stream tensors must share a length of at least batch_size={batch_size}, "
+            f"got {[len(t) for t in stream]}"
+        )
+    lanes = [t[: length * batch_size].reshape(batch_size, length, *t.shape[1:]) for t in stream]
+    chunks = [tuple(lane[:, i : i + steps] for lane in lanes) for i in range(0, length, steps)]
+    return lambda epoch: chunks
+
+
+def _detached(state: Any) -> Any:
+    """The state with every tensor cut from the graph (tuples, NamedTuples, lists kept)."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        return type(state)(*(_detached(s) for s in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(_detached(s) for s in state)
+    return state
+
+
+def _plain(state: Any) -> Any:
+    """NamedTuples as plain tuples: a checkpoint holds tensors and built-in types only."""
+    if isinstance(state, (tuple, list)):
+        return tuple(_plain(s) for s in state)
+    return state
 
 
 def _seed_everything(seed: int) -> None:
