@@ -11,14 +11,14 @@ checkpoint that cannot be read is reported by name and the previous one is used 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from rnnkit.train.files import write_atomic
 
 _NAME = re.compile(r"ckpt-(\d+)\.pt")
 
@@ -56,7 +56,7 @@ def save_checkpoint(directory: Path, step: int, state: dict[str, Any], keep: int
         raise CheckpointError(f"not saving step {step}: non-finite weights in {', '.join(bad)}")
     directory.mkdir(parents=True, exist_ok=True)
     target = checkpoint_path(directory, step)
-    _atomic_save(state, target)
+    write_atomic(target, lambda file: torch.save(state, file))
     for old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return target
@@ -92,23 +92,3 @@ def load_latest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
             "no readable checkpoint in " + str(directory) + ": " + "; ".join(failures)
         )
     return None
-
-
-def _atomic_save(state: dict[str, Any], target: Path) -> None:
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself reaches the disk
-    finally:
-        os.close(directory)

@@ -1,0 +1,28 @@
+"""The ``rnnkit`` command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.cli import main
+
+
+def test_diagnose_writes_its_files_and_prints_the_summary(tmp_path, capsys):
+    args = ["diagnose", "--cells", "rnn,gru", "--length", "30", "--steps", "5", "--hidden", "8",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "rnn   reach" in printed and "gru   reach" in printed
+    assert (tmp_path / "summary.txt").read_text() in printed
+    assert (tmp_path / "gradient_by_lag.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["diagnose", "--cells", "rnn,transformer"], "expected some of rnn,lstm,gru"),
+     (["diagnose", "--steps", "0"], "expected a positive integer")],
+)  # fmt: skip
+def test_bad_arguments_are_named(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
