@@ -92,3 +92,29 @@ def test_the_same_batches_for_the_same_epoch_and_a_new_order_for_the_next():
 def test_bad_configuration_names_the_setting(change, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**change)
+
+
+def test_a_time_budget_stops_the_run(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    config = TrainConfig(epochs=1000, time_budget=0.3, quiet=True)
+    result = Trainer(model, mse, shuffled_batches(data(), 6), config, tmp_path).fit()
+    assert result.stopped == "time budget" and 0 < result.epochs < 1000
+
+
+def test_tensorboard_event_files_are_written(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    Trainer(
+        model, mse, shuffled_batches(data(), 6), TrainConfig(epochs=1, quiet=True), tmp_path
+    ).fit()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_warm_up_then_cosine_decay():
+    from rnnkit.train.schedule import lr_factor
+
+    factor = lr_factor("cosine", warmup=4, total=14)
+    assert [factor(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert factor(9) == pytest.approx(0.5) and factor(14) == pytest.approx(0.0)
+    assert lr_factor("constant", warmup=0, total=None)(100) == 1.0
+    with pytest.raises(ValueError, match="needs the number of steps"):
+        lr_factor("cosine", warmup=0, total=None)

@@ -20,7 +20,6 @@ each epoch (and after a skipped step), and is saved in checkpoints (as plain tup
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 import sys
@@ -36,6 +35,8 @@ from torch import Tensor
 from tqdm import tqdm
 
 from rnnkit.train.checkpoint import load_latest, save_checkpoint
+from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.schedule import SCHEDULES, lr_factor
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -48,7 +49,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.9  # SGD only
-    warmup_steps: int = 0  # the learning rate rises linearly over these, then stays
+    warmup_steps: int = 0  # the learning rate rises linearly over these steps, then
+    schedule: str = "constant"  # stays, or decays to 0 by the last step ("cosine")
     clip_norm: float | None = 1.0  # global gradient norm; None: measured, not clipped
     clip_value: float | None = None  # each gradient entry into [-v, v]
     max_bad_steps: int = 10  # non-finite losses or gradients in a row before stopping
@@ -56,7 +58,8 @@ class TrainConfig:
     keep_checkpoints: int = 3
     patience: int | None = None  # epochs without a better validation metric before stopping
     seed: int = 0
-    quiet: bool = False
+    quiet: bool = False  # no progress bar (there is none either when stderr is not a terminal)
+    tensorboard: bool = True  # event files too, when the tensorboard package is installed
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -68,6 +71,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive or None, got {value}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 
@@ -111,10 +116,10 @@ class Trainer:
             self.optimizer = torch.optim.SGD(
                 params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
             )
-        warmup = config.warmup_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
-        )
+        per_epoch = batches(0)
+        total = config.epochs * len(per_epoch) if isinstance(per_epoch, Sequence) else None
+        factor = lr_factor(config.schedule, config.warmup_steps, total)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.step = self.epoch = self.batch_in_epoch = self.bad_in_a_row = 0
         self.best_metric: float | None = None
         self.epochs_without_improvement = 0
@@ -124,16 +129,25 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Train for ``config.epochs`` (or the time budget); with ``resume``, continue from
         the newest readable checkpoint in the run directory, if any."""
-        if not (resume and self._restore()):
-            _seed_everything(self.config.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        start = time.monotonic()
-        stopped = "epochs"
-        while self.epoch < self.config.epochs and stopped == "epochs":
-            stopped = self._run_epoch(start)
-            if stopped == "epochs":
-                stopped = self._end_epoch()
-        self._checkpoint()
+        resumed = resume and self._restore()
+        if not resumed:
+            _seed_everything(self.config.seed)
+        self.metrics = MetricsLog(
+            self.run_dir, self.config.tensorboard, self.step if resumed else None
+        )
+        if resumed:
+            self.metrics.forget_after(self.epoch, self.batch_in_epoch)
+        try:
+            start = time.monotonic()
+            stopped = "epochs"
+            while self.epoch < self.config.epochs and stopped == "epochs":
+                stopped = self._run_epoch(start)
+                if stopped == "epochs":
+                    stopped = self._end_epoch()
+            self._checkpoint()
+        finally:
+            self.metrics.close()
         return TrainResult(self.step, self.epoch, stopped, self.best_metric)
 
     def _run_epoch(self, start: float) -> str:
@@ -190,7 +204,7 @@ class Trainer:
             "loss": float(loss.detach()), "grad_norm": norm,
             "lr": self.scheduler.get_last_lr()[0], "skipped": not finite,
         }  # fmt: skip
-        self._log(record)
+        self.metrics.write(record)
         if self.bad_in_a_row >= self.config.max_bad_steps:
             raise NonFiniteTraining(
                 f"stopped after {self.bad_in_a_row} non-finite losses or gradients in a row "
@@ -208,7 +222,9 @@ class Trainer:
         self.model.eval()
         with torch.no_grad():
             metric = float(self.validate(self.model))
-        self._log({"step": self.step, "epoch": self.epoch, "batch": 0, "validation": metric})
+        self.metrics.write(
+            {"step": self.step, "epoch": self.epoch, "batch": 0, "validation": metric}
+        )
         if self.best_metric is None or metric < self.best_metric:
             self.best_metric, self.epochs_without_improvement = metric, 0
         else:
@@ -219,10 +235,6 @@ class Trainer:
         return "epochs"
 
     # -- files -----------------------------------------------------------------------------
-
-    def _log(self, record: dict[str, Any]) -> None:
-        with open(self.run_dir / "metrics.jsonl", "a") as file:
-            file.write(json.dumps(record) + "\n")
 
     def _checkpoint(self) -> None:
         state = {
@@ -254,24 +266,7 @@ class Trainer:
         _set_rng_state(state["rng"])
         for name, value in state["position"].items():
             setattr(self, name, value)
-        self._forget_metrics_after((self.epoch, self.batch_in_epoch))
         return True
-
-    def _forget_metrics_after(self, position: tuple[int, int]) -> None:
-        """Drop the records of the work the resumed run will redo (written after the
-        checkpoint, before the interruption), so that metrics.jsonl reads as one run."""
-        path = self.run_dir / "metrics.jsonl"
-        if not path.exists():
-            return
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut off by the interruption
-                continue
-            if (record["epoch"], record["batch"]) <= position:
-                kept.append(line)
-        path.write_text("".join(line + "\n" for line in kept))
 
 
 def shuffled_batches(
