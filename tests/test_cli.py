@@ -26,3 +26,20 @@ def test_bad_arguments_are_named(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("10m", 600), ("1.5h", 5400)])
+def test_durations(text, seconds):
+    from rnnkit.cli import duration
+
+    assert duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten minutes", "0s", "-5m"])
+def test_bad_durations_say_what_is_expected(text):
+    import argparse
+
+    from rnnkit.cli import duration
+
+    with pytest.raises(argparse.ArgumentTypeError, match="duration"):
+        duration(text)

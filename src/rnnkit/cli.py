@@ -27,6 +27,23 @@ def _positive(text: str) -> int:
     return value
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration(text: str) -> float:
+    """Seconds from "90", "90s", "10m", "1.5h"."""
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 90s, 10m or 1.5h, got {text!r}"
+        ) from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
+    return seconds
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent neural networks on PyTorch."
@@ -49,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
         "--steps", type=_positive, default=300, help="training steps per cell (default 300)"
     )
     diagnose.add_argument("--batch-size", type=_positive, default=32)
+    budget_help = "training time per cell, e.g. 30s or 10m (default: --steps only)"
+    diagnose.add_argument("--time-budget", type=duration, default=None, help=budget_help)
     diagnose.add_argument("--seed", type=int, default=0)
     diagnose.add_argument(
         "--out", type=Path, default=Path("runs/diagnose"), help="output directory"
@@ -64,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
         reports = diagnose(
             args.out, args.cells, args.length, args.hidden, args.steps, args.batch_size,
-            args.seed, args.quiet,
+            args.seed, args.quiet, args.time_budget,
         )  # fmt: skip
-        print(summary(reports, args.length, args.steps), end="")
+        print(summary(reports, args.length), end="")
         print(f"plots and summary in {args.out}")
     return 0
 

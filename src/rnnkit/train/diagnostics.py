@@ -18,7 +18,6 @@ usual initialisation (Keras' default; Jozefowicz et al. 2015).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -30,7 +29,8 @@ from torch import Tensor
 import rnnkit.nn as rnn
 from rnnkit.bptt import record_gradient_flow
 from rnnkit.train.files import write_atomic
-from rnnkit.train.trainer import TrainConfig, Trainer, shuffled_batches
+from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.trainer import TrainConfig, Trainer
 
 CELLS = {"rnn": rnn.RNN, "lstm": rnn.LSTM, "gru": rnn.GRU}
 TOLERANCE = 0.04  # a prediction within this of the sum counts as correct (the usual criterion)
@@ -60,6 +60,23 @@ def adding_problem(count: int, length: int, generator: torch.Generator) -> tuple
     markers[rows, first] = markers[rows, second] = 1.0
     target = (values * markers).sum(1, keepdim=True)
     return torch.stack((values, markers), dim=2), target
+
+
+class _AddingBatches(Sequence):
+    """``steps`` batches of the adding problem, each made when asked for from its own
+    seed: the same batch every time, and no memory held for the ones not in use."""
+
+    def __init__(self, steps: int, batch_size: int, length: int, seed: int) -> None:
+        self.steps, self.batch_size, self.length, self.seed = steps, batch_size, length, seed
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        if not 0 <= index < self.steps:
+            raise IndexError(index)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index + 1)
+        return adding_problem(self.batch_size, self.length, generator)
 
 
 class _Model(torch.nn.Module):
@@ -99,9 +116,11 @@ def diagnose(
     batch_size: int = 32,
     seed: int = 0,
     quiet: bool = False,
+    time_budget: float | None = None,
 ) -> list[CellReport]:
-    """Train each cell for ``steps`` batches of the adding problem at ``length`` and
-    measure its gradient flow; write the plots and the summary into ``out_dir``."""
+    """Train each cell for ``steps`` batches of the adding problem at ``length`` (or for
+    ``time_budget`` seconds, if that comes first) and measure its gradient flow; write the
+    plots and the summary into ``out_dir``."""
     unknown = [c for c in cells if c not in CELLS]
     if unknown or not cells:
         raise ValueError(f"cells must be some of {tuple(CELLS)}, got {tuple(cells)}")
@@ -114,21 +133,17 @@ def diagnose(
         if value < 1:
             raise ValueError(f"{name} must be positive, got {value}")
     out_dir = Path(out_dir)
-    data = torch.Generator().manual_seed(seed)
-    train = adding_problem(steps * batch_size, length, data)
-    test_x, test_y = adding_problem(512, length, data)
+    test_x, test_y = adding_problem(512, length, torch.Generator().manual_seed(seed))
+    train = _AddingBatches(steps, batch_size, length, seed)
     reports = []
     for cell in cells:
         torch.manual_seed(seed)
         model = _Model(cell, hidden)
         run_dir = out_dir / cell
-        config = TrainConfig(
-            epochs=1, lr=1e-3, clip_norm=1.0, checkpoint_every=steps, seed=seed, quiet=quiet
-        )
-        Trainer(model, _loss, shuffled_batches(train, batch_size, seed), config, run_dir).fit()
-        records = [
-            json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-        ]
+        config = TrainConfig(epochs=1, lr=1e-3, clip_norm=1.0, checkpoint_every=steps, seed=seed,
+                             quiet=quiet, time_budget=time_budget)  # fmt: skip
+        Trainer(model, _loss, lambda epoch: train, config, run_dir).fit()
+        records = MetricsLog(run_dir, tensorboard=False).read()
         norms = gradient_by_lag(model, test_x, test_y)
         relative = norms / norms[0]
         below = (relative < FLOOR).nonzero()
@@ -138,14 +153,14 @@ def diagnose(
         losses, gradient_norms = [r["loss"] for r in records], [r["grad_norm"] for r in records]
         reports.append(CellReport(cell, norms, reach, accuracy, losses, gradient_norms))
     _write_plots(out_dir, reports, length)
-    text = summary(reports, length, steps).encode()
+    text = summary(reports, length).encode()
     write_atomic(out_dir / "summary.txt", lambda file: file.write(text))
     return reports
 
 
-def summary(reports: Sequence[CellReport], length: int, steps: int) -> str:
+def summary(reports: Sequence[CellReport], length: int) -> str:
     lines = [
-        f"adding problem, length {length}, {steps} training steps per cell",
+        f"adding problem, length {length}",
         f"reach: the lag where ||dL/dh|| falls below {FLOOR:g} of its value at the loss",
         f"accuracy: |prediction - target| < {TOLERANCE}, on 512 fresh sequences",
         "",
@@ -153,7 +168,7 @@ def summary(reports: Sequence[CellReport], length: int, steps: int) -> str:
     for r in reports:
         reach = f"{r.reach} steps" if r.reach is not None else f"beyond {length - 1} steps"
         accuracy, loss = f"accuracy {r.accuracy:6.1%}", f"final loss {r.losses[-1]:.4f}"
-        lines.append(f"{r.cell:5s} reach {reach:>16s}  {accuracy}  {loss}")
+        lines.append(f"{r.cell:5s} reach {reach:>16s}  {accuracy}  {loss}  ({len(r.losses)} steps)")
     return "\n".join(lines) + "\n"
 
 
