@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -13,7 +13,9 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """``write(file)`` into a temporary file next to ``path``, flushed to disk (fsync),
     then renamed over ``path`` and the rename itself flushed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    # 0o666 minus the umask, as for any new file (tempfile.mkstemp would make it 0o600)
+    handle = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
