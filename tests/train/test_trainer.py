@@ -118,3 +118,19 @@ def test_warm_up_then_cosine_decay():
     assert lr_factor("constant", warmup=0, total=None)(100) == 1.0
     with pytest.raises(ValueError, match="needs the number of steps"):
         lr_factor("cosine", warmup=0, total=None)
+
+
+def test_a_loss_that_is_not_a_scalar_is_named(tmp_path):
+    per_row = lambda model, batch: (model(batch[0]) - batch[1]).square()  # noqa: E731
+    trainer = Trainer(torch.nn.Linear(4, 1), per_row, shuffled_batches(data(), 6),
+                      TrainConfig(epochs=1, quiet=True), tmp_path)  # fmt: skip
+    with pytest.raises(TypeError, match=r"loss must return a scalar tensor .*got \(6, 1\)"):
+        trainer.fit()
+
+
+def test_carry_state_needs_the_state_back(tmp_path):
+    trainer = Trainer(torch.nn.Linear(4, 1), lambda model, batch, state: mse(model, batch),
+                      shuffled_batches(data(), 6), TrainConfig(epochs=1, quiet=True), tmp_path,
+                      carry_state=True)  # fmt: skip
+    with pytest.raises(TypeError, match=r"must return \(loss, state\)"):
+        trainer.fit()

@@ -174,9 +174,17 @@ class Trainer:
         self.model.train()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if self.carry_state:
-            loss, state = self.loss(self.model, batch, self.state)
+            returned = self.loss(self.model, batch, self.state)
+            if not (isinstance(returned, tuple) and len(returned) == 2):
+                raise TypeError(
+                    "with carry_state=True, loss(model, batch, state) must return (loss, state)"
+                )
+            loss, state = returned
         else:
             loss, state = self.loss(self.model, batch), None
+        if not (isinstance(loss, Tensor) and loss.numel() == 1):
+            got = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+            raise TypeError(f"loss must return a scalar tensor (the batch's loss), got {got}")
         norm = math.nan
         finite = bool(torch.isfinite(loss))
         if finite:
