@@ -43,3 +43,14 @@ def test_bad_durations_say_what_is_expected(text):
 
     with pytest.raises(argparse.ArgumentTypeError, match="duration"):
         duration(text)
+
+
+def test_train_adding_then_resume_continues_the_run(tmp_path, capsys):
+    common = ["train", "adding", "--cell", "gru", "--length", "20", "--hidden", "8",
+              "--steps-per-epoch", "5", "--run-dir", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main([*common, "--epochs", "1"]) == 0
+    assert capsys.readouterr().out.startswith("5 steps, 1 epochs (epochs)")
+    assert main([*common, "--epochs", "3", "--resume"]) == 0
+    assert capsys.readouterr().out.startswith("15 steps, 3 epochs (epochs)")
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*.pt"))[-1] == "ckpt-000000015.pt"
+    assert (tmp_path / "metrics.jsonl").exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.train.diagnostics import adding_problem, diagnose
+from rnnkit.train.adding import adding_problem
+from rnnkit.train.diagnostics import diagnose
 
 
 def test_adding_problem_targets_are_the_sum_of_the_two_marked_values():

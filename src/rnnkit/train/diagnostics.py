@@ -1,19 +1,17 @@
 """Gradient-flow diagnostics: how far back in time each cell's gradient reaches.
 
-Each cell is trained briefly on the adding problem (Hochreiter & Schmidhuber 1997): a
-sequence of (value, marker) pairs, values uniform in [0, 1], exactly two markers set (one
-in each half), and the target is the sum of the two marked values, read off the last
-step. Then, on a fresh batch, the loss at the last step is backpropagated and the engine
-records ||dL/dh_t|| for every step t (``record_gradient_flow``); plotted against the lag
-T - 1 - t on a log scale, an Elman RNN's falls off exponentially and an LSTM's or GRU's
-more slowly: the vanishing-gradient problem, measured.
+Each cell is trained briefly on the adding problem (``rnnkit.train.adding``), whose
+target is read off the last step. Then, on a fresh batch, the loss there is
+backpropagated and the engine records ||dL/dh_t|| for every step t
+(``record_gradient_flow``); plotted against the lag T - 1 - t on a log scale, an Elman
+RNN's falls off exponentially and an LSTM's or GRU's more slowly: the vanishing-gradient
+problem, measured.
 
     reports = diagnose("runs/diagnose", cells=("rnn", "lstm", "gru"), length=100)
 
 writes ``gradient_by_lag.png``, ``training_loss.png``, ``gradient_norm.png`` (the norm
 before clipping, at every step, to see explosions) and ``summary.txt`` into the directory,
-with one training run directory per cell. LSTMs start with a forget-gate bias of 1, the
-usual initialisation (Keras' default; Jozefowicz et al. 2015).
+with one training run directory per cell.
 """
 
 from __future__ import annotations
@@ -26,14 +24,20 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-import rnnkit.nn as rnn
 from rnnkit.bptt import record_gradient_flow
+from rnnkit.train.adding import (
+    CELLS,
+    TOLERANCE,
+    AddingBatches,
+    AddingModel,
+    accuracy,
+    adding_loss,
+    adding_problem,
+)
 from rnnkit.train.files import write_atomic
 from rnnkit.train.metrics import MetricsLog
 from rnnkit.train.trainer import TrainConfig, Trainer
 
-CELLS = {"rnn": rnn.RNN, "lstm": rnn.LSTM, "gru": rnn.GRU}
-TOLERANCE = 0.04  # a prediction within this of the sum counts as correct (the usual criterion)
 FLOOR = 1e-6  # the summary's "reach": the lag where the gradient falls below this fraction
 
 
@@ -47,62 +51,10 @@ class CellReport:
     gradient_norms: list[float]  # global gradient norm before clipping, per step
 
 
-def adding_problem(count: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """-> x (count, length, 2), y (count, 1)."""
-    if length < 2:
-        raise ValueError(f"length must be at least 2, got {length}")
-    values = torch.rand(count, length, generator=generator)
-    half = length // 2
-    first = torch.randint(0, half, (count,), generator=generator)
-    second = torch.randint(half, length, (count,), generator=generator)
-    markers = torch.zeros(count, length)
-    rows = torch.arange(count)
-    markers[rows, first] = markers[rows, second] = 1.0
-    target = (values * markers).sum(1, keepdim=True)
-    return torch.stack((values, markers), dim=2), target
-
-
-class _AddingBatches(Sequence):
-    """``steps`` batches of the adding problem, each made when asked for from its own
-    seed: the same batch every time, and no memory held for the ones not in use."""
-
-    def __init__(self, steps: int, batch_size: int, length: int, seed: int) -> None:
-        self.steps, self.batch_size, self.length, self.seed = steps, batch_size, length, seed
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= index < self.steps:
-            raise IndexError(index)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index + 1)
-        return adding_problem(self.batch_size, self.length, generator)
-
-
-class _Model(torch.nn.Module):
-    def __init__(self, cell: str, hidden: int) -> None:
-        super().__init__()
-        self.recurrent = CELLS[cell](2, hidden, batch_first=True)
-        self.head = torch.nn.Linear(hidden, 1)
-        if cell == "lstm":
-            with torch.no_grad():  # forget gate (the second block): bias 1 in all
-                self.recurrent.bias_ih_l0[hidden : 2 * hidden].fill_(1.0)
-                self.recurrent.bias_hh_l0[hidden : 2 * hidden].zero_()
-
-    def forward(self, x: Tensor) -> Tensor:
-        y, _ = self.recurrent(x)
-        return self.head(y[:, -1])
-
-
-def _loss(model: torch.nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
-    x, target = batch
-    return torch.nn.functional.mse_loss(model(x), target)
-
-
 def gradient_by_lag(model: torch.nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """||dL/dh|| against the lag from the last step, where the loss is read: (T,)."""
     with record_gradient_flow() as flow:
-        _loss(model, (x, target)).backward()
+        adding_loss(model, (x, target)).backward()
     model.zero_grad(set_to_none=True)
     return flow.records[0].norms.flip(0)
 
@@ -134,24 +86,24 @@ def diagnose(
             raise ValueError(f"{name} must be positive, got {value}")
     out_dir = Path(out_dir)
     test_x, test_y = adding_problem(512, length, torch.Generator().manual_seed(seed))
-    train = _AddingBatches(steps, batch_size, length, seed)
+    train = AddingBatches(steps, batch_size, length, seed)
     reports = []
     for cell in cells:
         torch.manual_seed(seed)
-        model = _Model(cell, hidden)
+        model = AddingModel(cell, hidden)
         run_dir = out_dir / cell
         config = TrainConfig(epochs=1, lr=1e-3, clip_norm=1.0, checkpoint_every=steps, seed=seed,
                              quiet=quiet, time_budget=time_budget)  # fmt: skip
-        Trainer(model, _loss, lambda epoch: train, config, run_dir).fit()
+        Trainer(model, adding_loss, lambda epoch: train, config, run_dir).fit()
         records = MetricsLog(run_dir, tensorboard=False).read()
         norms = gradient_by_lag(model, test_x, test_y)
         relative = norms / norms[0]
         below = (relative < FLOOR).nonzero()
-        with torch.no_grad():
-            accuracy = float(((model(test_x) - test_y).abs() < TOLERANCE).float().mean())
+
         reach = int(below[0]) if len(below) else None
         losses, gradient_norms = [r["loss"] for r in records], [r["grad_norm"] for r in records]
-        reports.append(CellReport(cell, norms, reach, accuracy, losses, gradient_norms))
+        score = accuracy(model, test_x, test_y)
+        reports.append(CellReport(cell, norms, reach, score, losses, gradient_norms))
     _write_plots(out_dir, reports, length)
     text = summary(reports, length).encode()
     write_atomic(out_dir / "summary.txt", lambda file: file.write(text))
