@@ -6,6 +6,7 @@ through time.
   unroll, gradient-flow recording, the streaming step).
 * ``rnnkit.layers``: ``Recurrent(cell)``, ``Bidirectional``, ``Stacked``, ``layer.stream()``.
 * ``rnnkit.nn``: drop-in ``RNN``, ``LSTM``, ``GRU`` for torch.nn's.
+* ``rnnkit.train``: the training loop, checkpoints, truncated BPTT streams, diagnostics.
 """
 
 from rnnkit import bptt, cells, layers, nn

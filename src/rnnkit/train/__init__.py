@@ -1,15 +1,10 @@
-"""Training: the loop (``Trainer``, ``TrainConfig``), checkpoints that survive a kill, and
-metrics in the run directory."""
+"""Training: the loop (``Trainer``, ``TrainConfig``), batches for it (``shuffled_batches``,
+``stream_batches`` for truncated BPTT), checkpoints that survive a kill, metrics in the
+run directory, and gradient-flow diagnostics (``rnnkit.train.diagnostics``)."""
 
+from rnnkit.train.batches import shuffled_batches, stream_batches
 from rnnkit.train.checkpoint import CheckpointError, load_latest, save_checkpoint
-from rnnkit.train.trainer import (
-    NonFiniteTraining,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-    shuffled_batches,
-    stream_batches,
-)
+from rnnkit.train.trainer import NonFiniteTraining, TrainConfig, Trainer, TrainResult
 
 __all__ = [
     "CheckpointError",

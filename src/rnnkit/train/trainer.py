@@ -6,7 +6,7 @@ metrics, checkpoints and an exact resume.
 
 ``loss(model, batch) -> Tensor`` computes one batch's scalar loss; ``batches(epoch)``
 returns that epoch's batches, the same ones in the same order every time it is called
-with the same epoch (``shuffled_batches`` builds such a function): resuming skips the
+with the same epoch (``rnnkit.train.batches`` builds such functions): resuming skips the
 batches already done, so a run killed at any point and resumed ends with the same weights
 as one never interrupted.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,13 +28,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
 from rnnkit.train.checkpoint import load_latest, save_checkpoint
 from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
 from rnnkit.train.schedule import SCHEDULES, lr_factor
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -132,7 +131,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = resume and self._restore()
         if not resumed:
-            _seed_everything(self.config.seed)
+            seed_everything(self.config.seed)
         self.metrics = MetricsLog(
             self.run_dir, self.config.tensorboard, self.step if resumed else None
         )
@@ -249,7 +248,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "position": {
                 "step": self.step,
                 "epoch": self.epoch,
@@ -271,54 +270,10 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         for name, value in state["position"].items():
             setattr(self, name, value)
         return True
-
-
-def shuffled_batches(
-    tensors: Sequence[Tensor], batch_size: int, seed: int = 0
-) -> Callable[[int], list]:
-    """``batches(epoch)`` over rows of ``tensors`` (all with the same first dimension): a
-    fresh shuffle per epoch, the same for the same (seed, epoch), the last batch smaller."""
-    count = len(tensors[0])
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if any(len(t) != count for t in tensors):
-        raise ValueError(
-            f"tensors must have the same first dimension, got {[len(t) for t in tensors]}"
-        )
-
-    def batches(epoch: int) -> list:
-        order = torch.randperm(
-            count, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)
-        )
-        return [
-            tuple(t[order[i : i + batch_size]] for t in tensors)
-            for i in range(0, count, batch_size)
-        ]
-
-    return batches
-
-
-def stream_batches(stream: Sequence[Tensor], batch_size: int, steps: int) -> Callable[[int], list]:
-    """``batches(epoch)`` for truncated BPTT over long streams: each tensor of ``stream``
-    (T_total, ...) is cut into ``batch_size`` contiguous lanes (the remainder dropped), and
-    batch i holds steps [i * steps, (i + 1) * steps) of every lane, batch-first
-    (batch_size, steps, ...): lane b of batch i + 1 continues lane b of batch i, so the
-    state carried between them is the right one. The same batches every epoch."""
-    if batch_size < 1 or steps < 1:
-        raise ValueError(f"batch_size and steps must be at least 1, got {batch_size} and {steps}")
-    length = len(stream[0]) // batch_size
-    if length < 1 or any(len(t) != len(stream[0]) for t in stream):
-        raise ValueError(
-            f"stream tensors must share a length of at least batch_size={batch_size}, "
-            f"got {[len(t) for t in stream]}"
-        )
-    lanes = [t[: length * batch_size].reshape(batch_size, length, *t.shape[1:]) for t in stream]
-    chunks = [tuple(lane[:, i : i + steps] for lane in lanes) for i in range(0, length, steps)]
-    return lambda epoch: chunks
 
 
 def _detached(state: Any) -> Any:
@@ -337,31 +292,3 @@ def _plain(state: Any) -> Any:
     if isinstance(state, (tuple, list)):
         return tuple(_plain(s) for s in state)
     return state
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every random number generator a training step may draw from (dropout, shuffles),
-    as tensors and plain values only (safe to load with weights_only=True)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
