@@ -1,19 +1,22 @@
-"""Training: the loop (``Trainer``, ``TrainConfig``), batches for it (``shuffled_batches``,
-``stream_batches`` for truncated BPTT), checkpoints that survive a kill, metrics in the
-run directory, and gradient-flow diagnostics (``rnnkit.train.diagnostics``)."""
+"""Training: the loop (``Trainer``, ``TrainConfig``), batches for it (``shuffled_batches``;
+``stream_batches`` and ``sequence_batches`` for truncated BPTT), checkpoints that survive
+a kill, metrics in the run directory, and gradient-flow diagnostics
+(``rnnkit.train.diagnostics``)."""
 
-from rnnkit.train.batches import shuffled_batches, stream_batches
+from rnnkit.train.batches import SequenceChunk, sequence_batches, shuffled_batches, stream_batches
 from rnnkit.train.checkpoint import CheckpointError, load_latest, save_checkpoint
 from rnnkit.train.trainer import NonFiniteTraining, TrainConfig, Trainer, TrainResult
 
 __all__ = [
     "CheckpointError",
+    "SequenceChunk",
     "NonFiniteTraining",
     "TrainConfig",
     "TrainResult",
     "Trainer",
     "load_latest",
     "save_checkpoint",
+    "sequence_batches",
     "shuffled_batches",
     "stream_batches",
 ]

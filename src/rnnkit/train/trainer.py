@@ -15,6 +15,8 @@ Truncated BPTT over long streams: with ``carry_state=True`` the loss is called a
 next batch detached, so gradients stop at the batch boundary while the state flows on
 (``stream_batches`` cuts a long stream into such batches). The state starts as None at
 each epoch (and after a skipped step), and is saved in checkpoints (as plain tuples).
+Over many independent sequences (``sequence_batches``), the lanes where a new sequence
+begins restart from a zero state.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from rnnkit.train.batches import SequenceChunk
 from rnnkit.train.checkpoint import load_latest, save_checkpoint
 from rnnkit.train.metrics import MetricsLog
 from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
@@ -173,6 +176,8 @@ class Trainer:
         self.model.train()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if self.carry_state:
+            if isinstance(batch, SequenceChunk):
+                self.state = _restart_lanes(self.state, batch.fresh)
             returned = self.loss(self.model, batch, self.state)
             if not (isinstance(returned, tuple) and len(returned) == 2):
                 raise TypeError(
@@ -274,6 +279,20 @@ class Trainer:
         for name, value in state["position"].items():
             setattr(self, name, value)
         return True
+
+
+def _restart_lanes(state: Any, fresh: Tensor) -> Any:
+    """The state with the lanes (batch rows) that begin a new sequence set to zero, the
+    initial state. Each tensor has its batch in the second-to-last dimension, as torch.nn's
+    and rnnkit's recurrent layers return it: (num_layers, B, H) or (B, H)."""
+    if isinstance(state, Tensor):
+        keep = (~fresh).to(state.dtype).view(-1, 1)
+        return state * keep
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        return type(state)(*(_restart_lanes(s, fresh) for s in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(_restart_lanes(s, fresh) for s in state)
+    return state
 
 
 def _detached(state: Any) -> Any:
