@@ -58,23 +58,27 @@ def parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--cells", type=_cells, default=tuple(CELLS), help="comma-separated, e.g. rnn,lstm"
     )
-    diagnose.add_argument(
-        "--length", type=_positive, default=100, help="sequence length (default 100)"
-    )
-    diagnose.add_argument("--hidden", type=_positive, default=64, help="hidden size (default 64)")
+    _add_adding_options(diagnose, "training time per cell, e.g. 30s or 10m (default: --steps only)")
     diagnose.add_argument(
         "--steps", type=_positive, default=300, help="training steps per cell (default 300)"
     )
-    diagnose.add_argument("--batch-size", type=_positive, default=32)
-    budget_help = "training time per cell, e.g. 30s or 10m (default: --steps only)"
-    diagnose.add_argument("--time-budget", type=duration, default=None, help=budget_help)
-    diagnose.add_argument("--seed", type=int, default=0)
     diagnose.add_argument(
         "--out", type=Path, default=Path("runs/diagnose"), help="output directory"
     )
-    diagnose.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_train(commands)
     return main
+
+
+def _add_adding_options(command: argparse.ArgumentParser, budget_help: str) -> None:
+    """The options of every command that trains on the adding problem."""
+    command.add_argument(
+        "--length", type=_positive, default=100, help="sequence length (default 100)"
+    )
+    command.add_argument("--hidden", type=_positive, default=64, help="hidden size (default 64)")
+    command.add_argument("--batch-size", type=_positive, default=32)
+    command.add_argument("--time-budget", type=duration, default=None, help=budget_help)
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _add_train(commands) -> None:
@@ -87,23 +91,16 @@ def _add_train(commands) -> None:
         "writes metrics.jsonl and checkpoints into --run-dir; --resume continues a stopped run.",
     )
     adding.add_argument("--cell", choices=tuple(CELLS), default="lstm")
-    adding.add_argument(
-        "--length", type=_positive, default=100, help="sequence length (default 100)"
-    )
-    adding.add_argument("--hidden", type=_positive, default=64, help="hidden size (default 64)")
+    _add_adding_options(adding, "e.g. 90s, 10m, 1.5h")
     adding.add_argument("--epochs", type=_positive, default=10)
     adding.add_argument("--steps-per-epoch", type=_positive, default=200)
-    adding.add_argument("--batch-size", type=_positive, default=32)
     adding.add_argument("--lr", type=float, default=1e-3)
     adding.add_argument("--clip-norm", type=float, default=1.0)
-    adding.add_argument("--time-budget", type=duration, default=None, help="e.g. 90s, 10m, 1.5h")
     adding.add_argument("--checkpoint-every", type=_positive, default=100, help="steps")
     patience_help = "stop after this many epochs without a better validation MSE"
     adding.add_argument("--patience", type=_positive, default=None, help=patience_help)
     adding.add_argument("--run-dir", type=Path, default=Path("runs/adding"))
     adding.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-    adding.add_argument("--seed", type=int, default=0)
-    adding.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _train_adding(args: argparse.Namespace) -> None:

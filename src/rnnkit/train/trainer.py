@@ -109,14 +109,17 @@ class Trainer:
         self.run_dir, self.validate, self.on_step = Path(run_dir), validate, on_step
         self.carry_state = carry_state
         self.state: Any = None  # the carried recurrent state (truncated BPTT)
-        params = [p for p in model.parameters() if p.requires_grad]
+        self.params = [p for p in model.parameters() if p.requires_grad]
         if config.optimizer == "adamw":
             self.optimizer = torch.optim.AdamW(
-                params, lr=config.lr, weight_decay=config.weight_decay
+                self.params, lr=config.lr, weight_decay=config.weight_decay
             )
         else:
             self.optimizer = torch.optim.SGD(
-                params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+                self.params,
+                lr=config.lr,
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
             )
         per_epoch = batches(0)
         total = config.epochs * len(per_epoch) if isinstance(per_epoch, Sequence) else None
@@ -174,7 +177,6 @@ class Trainer:
 
     def _train_step(self, batch: Any) -> dict[str, Any]:
         self.model.train()
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if self.carry_state:
             if isinstance(batch, SequenceChunk):
                 self.state = _restart_lanes(self.state, batch.fresh)
@@ -195,11 +197,11 @@ class Trainer:
             loss.backward()
             max_norm = self.config.clip_norm if self.config.clip_norm is not None else math.inf
             # clip_grad_norm_ returns the norm before clipping: logged every step.
-            norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            norm = float(torch.nn.utils.clip_grad_norm_(self.params, max_norm))
             finite = math.isfinite(norm)
         if finite:
             if self.config.clip_value is not None:
-                torch.nn.utils.clip_grad_value_(params, self.config.clip_value)
+                torch.nn.utils.clip_grad_value_(self.params, self.config.clip_value)
             self.optimizer.step()
             self.scheduler.step()
             self.step += 1
@@ -285,24 +287,23 @@ def _restart_lanes(state: Any, fresh: Tensor) -> Any:
     """The state with the lanes (batch rows) that begin a new sequence set to zero, the
     initial state. Each tensor has its batch in the second-to-last dimension, as torch.nn's
     and rnnkit's recurrent layers return it: (num_layers, B, H) or (B, H)."""
-    if isinstance(state, Tensor):
-        keep = (~fresh).to(state.dtype).view(-1, 1)
-        return state * keep
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(_restart_lanes(s, fresh) for s in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(_restart_lanes(s, fresh) for s in state)
-    return state
+    keep = (~fresh).view(-1, 1)
+    return _map_tensors(lambda t: t * keep.to(t.dtype), state)
 
 
 def _detached(state: Any) -> Any:
-    """The state with every tensor cut from the graph (tuples, NamedTuples, lists kept)."""
+    """The state with every tensor cut from the graph."""
+    return _map_tensors(Tensor.detach, state)
+
+
+def _map_tensors(fn: Callable[[Tensor], Tensor], state: Any) -> Any:
+    """``fn`` applied to every tensor of a state, its tuples, NamedTuples and lists kept."""
     if isinstance(state, Tensor):
-        return state.detach()
+        return fn(state)
     if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(_detached(s) for s in state))
+        return type(state)(*(_map_tensors(fn, s) for s in state))
     if isinstance(state, (tuple, list)):
-        return type(state)(_detached(s) for s in state)
+        return type(state)(_map_tensors(fn, s) for s in state)
     return state
 
 
