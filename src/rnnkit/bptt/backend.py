@@ -64,5 +64,12 @@ def loops_for(pointwise: Pointwise, x: Tensor):
     return torch_loops
 
 
+def diagonal_loops_for(x: Tensor):
+    """The module whose loops run the element-wise recurrences of ``rnnkit.bptt.diagonal``."""
+    from rnnkit.bptt import diagonal
+
+    return diagonal
+
+
 if _backend not in BACKENDS:
     raise ValueError(f"RNNKIT_BACKEND must be one of {BACKENDS}, got {_backend!r}")

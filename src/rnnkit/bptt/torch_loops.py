@@ -75,7 +75,7 @@ def backward_loop(
             d_h_all[t, :rows] = d_h
         d_out = matmul(d_h, w_hr) if w_hr is not None else d_h
         grad = (d_out, *(c[:rows] for c in carry[1:]))
-        d_gx, d_gh, d_prev = pointwise.backward(grad, saved[t], prev)
+        d_gx, d_gh, d_prev, _ = pointwise.backward(grad, saved[t], prev)
         torch.cat(d_gx, dim=1, out=d_gates_x[t, :rows])
         if d_gates_h is not d_gates_x:
             torch.cat(d_gh, dim=1, out=d_gates_h[t, :rows])
@@ -89,18 +89,17 @@ def backward_loop(
     return d_x, d_gates_x, d_gates_h, d_h_all, carry
 
 
-def prepare_step(pointwise: Pointwise, weights: CellWeights) -> CellWeights:
+def prepare_step(pointwise: Pointwise, weights: CellWeights, params: tuple[Tensor, ...]) -> tuple:
     """Nothing to prepare: the step reads the weights as they are."""
-    return weights
+    return weights, params
 
 
-def step(
-    pointwise: Pointwise, weights: CellWeights, x: Tensor, state: tuple[Tensor, ...]
-) -> Tensor:
+def step(pointwise: Pointwise, prepared: tuple, x: Tensor, state: tuple[Tensor, ...]) -> Tensor:
     """One step from x (B, I); ``state`` is updated in place; returns y (B, P)."""
-    gates_x = linear(x, weights.weight_ih, weights.bias_ih)
+    weights, params = prepared
+    gates_x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
     gates_h = linear(state[0], weights.weight_hh, weights.bias_hh)
-    new, _ = pointwise.forward(gates_x, gates_h, state)
+    new, _ = pointwise.forward(gates_x, gates_h, state, params)
     if weights.weight_hr is not None:
         new = (linear(new[0], weights.weight_hr), *new[1:])
     for buffer, value in zip(state, new, strict=True):

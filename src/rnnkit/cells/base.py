@@ -14,8 +14,11 @@ A cell is the math of ONE time step. It comes in two pieces:
 
   A cell without one (``pointwise is None``) still works through the autograd unroll.
 
-The pointwise object holds no parameters, so ``rnnkit.nn``'s drop-in modules, which keep
-their weights flat under torch.nn's names, use the same math as the cells.
+Cells that have parameters besides the GEMM weights (layer-norm gains, peepholes) hand
+them to the pointwise object as ``params``, and get their gradients back from
+``backward``. The pointwise object itself holds no parameters, so ``rnnkit.nn``'s drop-in
+modules, which keep their weights flat under torch.nn's names, use the same math as the
+cells.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
+
+
+def masked(h: Tensor, recurrent_mask: Tensor | None) -> Tensor:
+    """h_{t-1} as the recurrent weights see it: times Gal & Ghahramani's per-sequence
+    dropout mask (B, P) in training with recurrent dropout."""
+    return h if recurrent_mask is None else h * recurrent_mask
 
 
 class CellWeights(NamedTuple):
@@ -50,22 +59,37 @@ class Pointwise(ABC):
     num_gates: int
     #: True when d(gates_h) differs from d(gates_x) (GRU's reset gate multiplies gates_h).
     separate_recurrent_grad: bool = False
+    #: Zoneout acts on the first this many state entries (h, and c where there is one).
+    zoneout_states: int = 1
+
+    def input_gates(
+        self, x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, params: tuple[Tensor, ...]
+    ) -> Tensor:
+        """gates_x of every step at once, (T, B, I) -> (T, B, G), under autograd."""
+        return torch.nn.functional.linear(x, weight_ih, bias_ih)
 
     @abstractmethod
     def forward(
-        self, gates_x: Tensor, gates_h: Tensor, prev: tuple[Tensor, ...]
+        self, gates_x: Tensor, gates_h: Tensor, prev: tuple[Tensor, ...], params=()
     ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         """(B, G), (B, G), state -> (new state, tensors that ``backward`` needs)."""
 
     @abstractmethod
     def backward(
-        self, grad: tuple[Tensor, ...], saved: tuple[Tensor, ...], prev: tuple[Tensor, ...]
-    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[Tensor | None, ...]]:
-        """dL/d(new state) -> (dL/d gates_x, dL/d gates_h, pointwise part of dL/d prev).
+        self,
+        grad: tuple[Tensor, ...],
+        saved: tuple[Tensor, ...],
+        prev: tuple[Tensor, ...],
+        params=(),
+    ) -> tuple[
+        tuple[Tensor, ...], tuple[Tensor, ...], tuple[Tensor | None, ...], tuple[Tensor, ...]
+    ]:
+        """dL/d(new state) -> (dL/d gates_x, dL/d gates_h, pointwise part of dL/d prev,
+        dL/d params summed over the batch).
 
         The gate gradients come as their per-gate (B, H) blocks, which the engine writes
         side by side into its (T, B, G) buffer without an intermediate copy. An entry of
-        the last tuple may be None for zero; the engine adds ``dL/d gates_h @ weight_hh``
+        the third tuple may be None for zero; the engine adds ``dL/d gates_h @ weight_hh``
         to the ``h`` entry itself.
         """
 
@@ -75,6 +99,14 @@ class RecurrentCell(nn.Module):
 
     State: type[Any]  # a NamedTuple whose first field is h
     pointwise: Pointwise | None = None
+    #: Attribute names of the parameters ``pointwise`` takes as ``params``, in order.
+    param_names: tuple[str, ...] = ()
+    #: False where h_{t-1} reaches h_t without weights (minGRU, minLSTM): nothing for
+    #: recurrent dropout or weight drop to act on.
+    has_recurrent_weights: bool = True
+    #: Cells with an element-wise recurrence run a whole sequence themselves:
+    #: ``sequence(x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask) -> h (T, B, H)``.
+    sequence: Any = None
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -112,6 +144,10 @@ class RecurrentCell(nn.Module):
         return CellWeights(
             p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], p.get("weight_hr")
         )
+
+    def params(self) -> tuple[Tensor, ...]:
+        """The ``params`` of ``pointwise``."""
+        return tuple(getattr(self, name) for name in self.param_names)
 
     def reset_parameters(self) -> None:
         """torch.nn's initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every parameter."""

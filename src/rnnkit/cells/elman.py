@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from rnnkit.cells.base import Pointwise, RecurrentCell
+from rnnkit.cells.base import Pointwise, RecurrentCell, masked
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -26,18 +26,18 @@ class ElmanPointwise(Pointwise):
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
 
-    def forward(self, gates_x, gates_h, prev):
+    def forward(self, gates_x, gates_h, prev, params=()):
         pre = gates_x + gates_h
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return (h,), (h,)
 
-    def backward(self, grad, saved, prev):
+    def backward(self, grad, saved, prev, params=()):
         (dh,), (h,) = grad, saved
         if self.nonlinearity == "tanh":
             d_pre = dh * (1 - h * h)  # tanh' = 1 - tanh^2
         else:
             d_pre = dh * (h > 0)  # relu' = 1 where the output is positive
-        return (d_pre,), (d_pre,), (None,)
+        return (d_pre,), (d_pre,), (None,), ()
 
 
 class ElmanCell(RecurrentCell):
@@ -60,11 +60,15 @@ class ElmanCell(RecurrentCell):
         self._make_parameters(num_gates=1, recurrent_size=hidden_size, bias=bias)
         self.reset_parameters()
 
-    def forward(self, x: Tensor, state: ElmanState | None = None) -> tuple[Tensor, ElmanState]:
+    def forward(
+        self, x: Tensor, state: ElmanState | None = None, recurrent_mask: Tensor | None = None
+    ) -> tuple[Tensor, ElmanState]:
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         pre = torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
-        pre = pre + torch.nn.functional.linear(state.h, self.weight_hh, self.bias_hh)
+        pre = pre + torch.nn.functional.linear(
+            masked(state.h, recurrent_mask), self.weight_hh, self.bias_hh
+        )
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return h, ElmanState(h)
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import linear
 
-from rnnkit.cells.base import Pointwise, RecurrentCell
+from rnnkit.cells.base import Pointwise, RecurrentCell, masked
 from rnnkit.cells.lstm import sigmoid_backward, tanh_backward
 
 
@@ -23,7 +23,7 @@ class GRUPointwise(Pointwise):
     num_gates = 3
     separate_recurrent_grad = True
 
-    def forward(self, gates_x, gates_h, prev):
+    def forward(self, gates_x, gates_h, prev, params=()):
         h_prev = prev[0]
         x_r, x_z, x_n = gates_x.chunk(3, dim=1)
         h_r, h_z, h_n = gates_h.chunk(3, dim=1)
@@ -33,12 +33,12 @@ class GRUPointwise(Pointwise):
         h = n + z * (h_prev - n)  # = (1 - z) * n + z * h_prev
         return (h,), (r, z, n, h_n)
 
-    def backward(self, grad, saved, prev):
+    def backward(self, grad, saved, prev, params=()):
         (dh,), (r, z, n, h_n), h_prev = grad, saved, prev[0]
         d_n = tanh_backward(dh * (1 - z), n)
         d_r = sigmoid_backward(d_n * h_n, r)
         d_z = sigmoid_backward(dh * (h_prev - n), z)
-        return (d_r, d_z, d_n), (d_r, d_z, d_n * r), (dh * z,)
+        return (d_r, d_z, d_n), (d_r, d_z, d_n * r), (dh * z,), ()
 
 
 class GRUCell(RecurrentCell):
@@ -61,11 +61,15 @@ class GRUCell(RecurrentCell):
         self._make_parameters(num_gates=3, recurrent_size=hidden_size, bias=bias)
         self.reset_parameters()
 
-    def forward(self, x: Tensor, state: GRUState | None = None) -> tuple[Tensor, GRUState]:
+    def forward(
+        self, x: Tensor, state: GRUState | None = None, recurrent_mask: Tensor | None = None
+    ) -> tuple[Tensor, GRUState]:
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         x_r, x_z, x_n = linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=1)
-        h_r, h_z, h_n = linear(state.h, self.weight_hh, self.bias_hh).chunk(3, dim=1)
+        h_r, h_z, h_n = linear(masked(state.h, recurrent_mask), self.weight_hh, self.bias_hh).chunk(
+            3, dim=1
+        )
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import linear
 
-from rnnkit.cells.base import Pointwise, RecurrentCell
+from rnnkit.cells.base import Pointwise, RecurrentCell, masked
 
 # d/dx of sigmoid and tanh written in terms of their outputs y: g * y * (1 - y) and
 # g * (1 - y^2), each one fused kernel instead of three element-wise ops.
@@ -26,8 +26,9 @@ class LSTMPointwise(Pointwise):
     """Gates in torch order i, f, g, o; returns (o * tanh(c_t), c_t) before projection."""
 
     num_gates = 4
+    zoneout_states = 2
 
-    def forward(self, gates_x, gates_h, prev):
+    def forward(self, gates_x, gates_h, prev, params=()):
         c_prev = prev[1]
         i, f, g, o = (gates_x + gates_h).chunk(4, dim=1)
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
@@ -35,7 +36,7 @@ class LSTMPointwise(Pointwise):
         tanh_c = c.tanh()
         return (o * tanh_c, c), (i, f, g, o, tanh_c)
 
-    def backward(self, grad, saved, prev):
+    def backward(self, grad, saved, prev, params=()):
         dm, dc = grad  # dL/d(o * tanh c_t), dL/dc_t from step t+1
         i, f, g, o, tanh_c = saved
         dc = dc + tanh_backward(dm * o, tanh_c)
@@ -45,7 +46,7 @@ class LSTMPointwise(Pointwise):
             tanh_backward(dc * i, g),
             sigmoid_backward(dm * tanh_c, o),
         )
-        return d_gates, d_gates, (None, dc * f)
+        return d_gates, d_gates, (None, dc * f), ()
 
 
 class LSTMCell(RecurrentCell):
@@ -88,11 +89,13 @@ class LSTMCell(RecurrentCell):
     def state_sizes(self) -> tuple[int, ...]:
         return (self.output_size, self.hidden_size)
 
-    def forward(self, x: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
+    def forward(
+        self, x: Tensor, state: LSTMState | None = None, recurrent_mask: Tensor | None = None
+    ) -> tuple[Tensor, LSTMState]:
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         gates = linear(x, self.weight_ih, self.bias_ih) + linear(
-            state.h, self.weight_hh, self.bias_hh
+            masked(state.h, recurrent_mask), self.weight_hh, self.bias_hh
         )
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * state.c + torch.sigmoid(i) * torch.tanh(g)

@@ -6,10 +6,12 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.bptt import autograd_unroll, explicit_bptt
+from rnnkit.bptt import autograd_unroll
 from rnnkit.bptt.step import Stepper
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.base import SequenceLayer
+from rnnkit.layers.engine import check_regularisers, run_pointwise, run_sequence_cell
+from rnnkit.layers.regularisers import Regularisers
 from rnnkit.layers.sequence import run_direction
 from rnnkit.layers.stream import Stream
 from rnnkit.layers.validation import check_batch_size, check_state
@@ -22,8 +24,13 @@ class Recurrent(SequenceLayer):
         y, state = layer(x)                    # x (B, T, 8) -> y (B, T, 64)
         y, state = layer(x, lengths=lengths)   # padded batch: state is each one's own
 
-    Cells with a ``Pointwise`` split run on the explicit-BPTT engine, others through the
-    autograd unroll. ``reverse=True`` reads each sequence backwards within its length.
+    Cells with a ``Pointwise`` split run on the explicit-BPTT engine, cells with an
+    element-wise recurrence on its scans, others through the autograd unroll.
+    ``reverse=True`` reads each sequence backwards within its length.
+
+    Regularisers (``rnnkit.layers.regularisers``), on the fast path, in training mode::
+
+        Recurrent(LSTMCell(8, 64), zoneout=0.1, recurrent_dropout=0.25, weight_drop=0.5)
 
     Truncated BPTT: split a long stream into chunks and carry the state, detached, so
     that gradients stop at the chunk boundary while the state flows on::
@@ -36,11 +43,20 @@ class Recurrent(SequenceLayer):
     """
 
     def __init__(
-        self, cell: RecurrentCell, reverse: bool = False, batch_first: bool = False, name: str = ""
+        self,
+        cell: RecurrentCell,
+        reverse: bool = False,
+        batch_first: bool = False,
+        name: str = "",
+        zoneout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__(batch_first)
         if not isinstance(cell, RecurrentCell):
             raise ValueError(f"cell must be an rnnkit RecurrentCell, got {type(cell).__name__}")
+        self.regularisers = Regularisers(zoneout, recurrent_dropout, weight_drop)
+        check_regularisers(cell, self.regularisers)
         self.cell = cell
         self.reverse = reverse
         self.name = name or type(cell).__name__ + ("_reverse" if reverse else "")
@@ -78,14 +94,26 @@ class Recurrent(SequenceLayer):
         else:
             shapes = [(batch_size, n) for n in self.cell.state_sizes()]
             state0 = check_state(state, shapes, like, "state")
-        return Stepper(self.cell.pointwise, self.cell.weights, state0, cell=self.cell)
+        return Stepper(
+            None if self.cell.sequence else self.cell.pointwise,
+            self.cell.weights,
+            state0,
+            cell=self.cell,
+            params=self.cell.params,
+            zoneout=self.regularisers.zoneout,
+        )
 
     def _engine(self, x, state0, lengths):
-        if self.cell.pointwise is not None:
-            return explicit_bptt(
-                self.cell.pointwise, self.cell.weights(), x, state0, lengths, self.name
-            )
-        return autograd_unroll(self.cell, x, state0, lengths, self.name)
+        cell, regularisers = self.cell, self.regularisers
+        if cell.sequence is not None:
+            return run_sequence_cell(cell, regularisers, self.training, x, state0, lengths)
+        if cell.pointwise is not None:
+            return run_pointwise(
+                cell.pointwise, cell.weights(), cell.params(), regularisers, self.training,
+                self.name, x, state0, lengths,
+            )  # fmt: skip
+        return autograd_unroll(cell, x, state0, lengths, self.name)
 
     def extra_repr(self) -> str:
-        return f"reverse={self.reverse}, batch_first={self.batch_first}"
+        text = f"reverse={self.reverse}, batch_first={self.batch_first}"
+        return f"{text}, {self.regularisers}" if self.regularisers.any() else text

@@ -97,12 +97,8 @@ def check_batch_size(value: object) -> int:
 
 def check_probability(value: object, name: str, allow_one: bool = False) -> float:
     """A dropout-like rate: a number in [0, 1) (or [0, 1] where torch.nn allows 1)."""
-    top_ok = value <= 1 if allow_one else value < 1
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not (0 <= value and top_ok)
-    ):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not (0 <= value and (value <= 1 if allow_one else value < 1)):
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
     return float(value)

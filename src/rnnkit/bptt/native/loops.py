@@ -73,9 +73,10 @@ def weight_gradients(
     return d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_w_hr
 
 
-def prepare_step(pointwise: Pointwise, weights: CellWeights) -> tuple:
+def prepare_step(pointwise: Pointwise, weights: CellWeights, params: tuple = ()) -> tuple:
     """The weights laid out for ``step``: split by hidden units into one part per thread
-    (csrc/step.h). Made once per stream and again only when a weight changes."""
+    (csrc/step.h). Made once per stream and again only when a weight changes. (The cells
+    that run natively have no ``params``.)"""
     return _KERNELS[type(pointwise)].prepare_step(
         pointwise, [None if w is None else w.detach() for w in weights]
     )

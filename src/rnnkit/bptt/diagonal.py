@@ -1,0 +1,155 @@
+"""Explicit BPTT for cells whose recurrence is element-wise (no recurrent GEMM):
+
+* ``indrnn_scan``:  h_t = act(pre_t + u * h_{t-1})                 (IndRNN)
+* ``linear_scan``:  h_t = a_t * h_{t-1} + b_t, a_t, b_t > 0 given in log space
+                    (minGRU, minLSTM: a_t and b_t depend on x_t only)
+
+Each is an autograd.Function with a hand-derived backward. The linear scan has a
+closed form, h_t = A_t h_0 + sum_{k<=t} (A_t / A_k) b_k with A_t = prod_{j<=t} a_j, which
+the PyTorch engine evaluates for all steps at once in log space (Heinsen 2023, as Feng
+et al. 2024 do): a cumulative sum and a log-cumsum-exp, scans of O(log T) depth on a
+parallel device. Its backward is the same kind of scan run from the end,
+G_t = dL/dh_t + a_{t+1} G_{t+1}, evaluated the same way, split into its positive and
+negative parts (log space needs positive terms). The native engine runs both as
+sequential passes over time, vectorised over the batch and units: on a CPU with a few
+cores, B * H independent lanes are all the parallelism there is, and a pass does O(T)
+work where the log-space scan does several times that.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnkit.bptt import backend
+
+
+def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+    """h (T, B, H) of h_t = exp(log_a_t) * h_{t-1} + exp(log_b_t) from h0 (B, H)."""
+    return _LinearScan.apply(log_a, log_b, h0)
+
+
+def indrnn_scan(
+    pre: Tensor,
+    u: Tensor,
+    h0: Tensor,
+    batch_sizes: list[int],
+    relu: bool,
+    zoneout: Tensor | None = None,
+    recurrent_mask: Tensor | None = None,
+) -> Tensor:
+    """h (T, B, H) of h_t = act(pre_t + u * (h_{t-1} * recurrent_mask)), then zoneout
+    h_t = z_t * h_{t-1} + (1 - z_t) * h_t; only the first ``batch_sizes[t]`` rows run at
+    step t (a finished row keeps its state and reads 0 in h). ``zoneout`` is (T, B, H) or
+    a 0-d tensor (its expectation, at inference)."""
+    return _IndRNNScan.apply(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
+
+
+def _reverse_logcumsumexp(v: Tensor) -> Tensor:
+    return torch.logcumsumexp(v.flip(0), 0).flip(0)
+
+
+def _log(v: Tensor) -> Tensor:
+    """log v, -inf where v = 0."""
+    return torch.log(v)
+
+
+class _LinearScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, log_a, log_b, h0):
+        loops = backend.diagonal_loops_for(log_a)
+        h = loops.linear_scan_forward(log_a, log_b, h0)
+        ctx.loops = loops
+        ctx.save_for_backward(log_a, log_b, h0, h)
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h):
+        log_a, log_b, h0, h = ctx.saved_tensors
+        G = ctx.loops.linear_scan_backward(log_a, grad_h.contiguous())
+        h_prev = torch.cat((h0.unsqueeze(0), h[:-1]))
+        a = log_a.exp()
+        return G * a * h_prev, G * log_b.exp(), a[0] * G[0]
+
+
+def linear_scan_forward(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+    """All steps at once: h_t = exp(S_t) h0 + exp(S_t + logcumsumexp(log_b - S)_t),
+    S = cumsum(log_a)."""
+    S = torch.cumsum(log_a, 0)
+    return S.exp() * h0 + torch.exp(S + torch.logcumsumexp(log_b - S, 0))
+
+
+def linear_scan_backward(log_a: Tensor, grad_h: Tensor) -> Tensor:
+    """G_t = sum_{k>=t} exp(S_k - S_t) g_k for g = dL/dh, as two positive scans."""
+    S = torch.cumsum(log_a, 0)
+
+    def part(g: Tensor) -> Tensor:
+        return torch.exp(_reverse_logcumsumexp(S + _log(g)) - S)
+
+    return part(grad_h.clamp(min=0)) - part((-grad_h).clamp(min=0))
+
+
+class _IndRNNScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
+        loops = backend.diagonal_loops_for(pre)
+        h, act = loops.indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
+        ctx.loops, ctx.batch_sizes, ctx.relu = loops, batch_sizes, relu
+        ctx.save_for_backward(u, h0, h, act, zoneout, recurrent_mask)
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h):
+        u, h0, h, act, zoneout, recurrent_mask = ctx.saved_tensors
+        d_pre, d_h0 = ctx.loops.indrnn_backward(
+            grad_h.contiguous(), u, act, ctx.batch_sizes, ctx.relu, zoneout, recurrent_mask
+        )
+        h_in = torch.cat((h0.unsqueeze(0), h[:-1]))
+        if recurrent_mask is not None:
+            h_in = h_in * recurrent_mask
+        d_u = (d_pre * h_in).sum((0, 1))
+        return d_pre, d_u, d_h0, None, None, None, None
+
+
+def _zoneout_at(zoneout: Tensor | None, t: int, rows: int) -> Tensor | None:
+    if zoneout is None or zoneout.dim() == 0:
+        return zoneout
+    return zoneout[t, :rows]
+
+
+def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
+    """-> (h (T, B, H), act (T, B, H): act(...) before zoneout, for act')."""
+    h, act = torch.zeros_like(pre), torch.zeros_like(pre)
+    for t, rows in enumerate(batch_sizes):
+        prev = h0[:rows] if t == 0 else h[t - 1, :rows]
+        h_in = prev if recurrent_mask is None else prev * recurrent_mask[:rows]
+        a = pre[t, :rows] + u * h_in
+        a = torch.relu(a) if relu else torch.tanh(a)
+        act[t, :rows] = a
+        z = _zoneout_at(zoneout, t, rows)
+        h[t, :rows] = a if z is None else a + z * (prev - a)
+    return h, act
+
+
+def indrnn_backward(grad_h, u, act, batch_sizes, relu, zoneout, recurrent_mask):
+    """-> (dL/d pre (T, B, H), dL/dh0)."""
+    d_pre = torch.zeros_like(grad_h)
+    carry = torch.zeros_like(grad_h[0])
+    for t in reversed(range(len(batch_sizes))):
+        rows = batch_sizes[t]
+        dh = carry[:rows] + grad_h[t, :rows]
+        z = _zoneout_at(zoneout, t, rows)
+        direct = None if z is None else z * dh
+        if z is not None:
+            dh = dh - direct
+        a = act[t, :rows]
+        d = dh * (a > 0) if relu else dh * (1 - a * a)
+        d_pre[t, :rows] = d
+        d_prev = u * d
+        if recurrent_mask is not None:
+            d_prev = d_prev * recurrent_mask[:rows]
+        carry[:rows] = d_prev if direct is None else d_prev + direct
+    return d_pre, carry

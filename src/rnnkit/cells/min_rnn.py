@@ -1,0 +1,116 @@
+"""minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): gates that read only
+x_t, so h_t = a_t * h_{t-1} + b_t is a linear recurrence, which a scan evaluates for
+every step at once. Both use the paper's log-space form: the candidate goes through
+g(v) = v + 0.5 (v >= 0), sigmoid(v) (v < 0), which is positive, so that b_t > 0."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn.functional import linear, softplus
+
+from rnnkit.bptt.diagonal import linear_scan
+from rnnkit.cells.base import RecurrentCell
+
+
+class MinState(NamedTuple):
+    h: Tensor  # (B, H)
+
+
+def g(v: Tensor) -> Tensor:
+    """Feng et al.'s positive activation: v + 0.5 for v >= 0, sigmoid(v) below."""
+    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+
+
+def log_g(v: Tensor) -> Tensor:
+    """log g(v) without overflow: log(v + 0.5) for v >= 0, -softplus(-v) below."""
+    return torch.where(v >= 0, torch.log(v.clamp(min=0) + 0.5), -softplus(-v))
+
+
+def with_zoneout(log_a: Tensor, log_b: Tensor, zoneout: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Zoneout on h_t = a h_{t-1} + b, z h_{t-1} + (1 - z) h_t, is the same recurrence with
+    a' = z + (1 - z) a and b' = (1 - z) b (z in {0, 1} in training, its rate p at inference)."""
+    if zoneout is None:
+        return log_a, log_b
+    log_keep, log_update = torch.log(zoneout), torch.log1p(-zoneout)
+    return torch.logaddexp(log_keep, log_update + log_a), log_update + log_b
+
+
+class _MinCell(RecurrentCell):
+    """What minGRU and minLSTM share: parameters, the sequential step and the scan."""
+
+    State = MinState
+    has_recurrent_weights = False
+    num_blocks: int
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size)
+        self.weight_ih = nn.Parameter(torch.empty(self.num_blocks * hidden_size, input_size))
+        self.bias_ih = nn.Parameter(torch.empty(self.num_blocks * hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x (..., I) -> (log a, log b), each (..., H)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, state: MinState | None = None, recurrent_mask=None):
+        """The sequential mode: one step, h_t = a_t * h_{t-1} + b_t."""
+        if recurrent_mask is not None:
+            raise ValueError(f"{type(self).__name__} has no recurrent weights to drop out")
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        log_a, log_b = self.coefficients(x)
+        h = log_a.exp() * state.h + log_b.exp()
+        return h, MinState(h)
+
+    def sequence(self, x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask):
+        """The parallel mode: every step at once (``rnnkit.bptt.diagonal.linear_scan``).
+        A finished sequence keeps its state: a = 1, b = 0 past its end. -> h (T, B, H)."""
+        log_a, log_b = with_zoneout(*self.coefficients(x), zoneout)
+        if any(rows < x.shape[1] for rows in batch_sizes):
+            counts = torch.as_tensor(batch_sizes, device=x.device)
+            running = (torch.arange(x.shape[1], device=x.device) < counts.unsqueeze(1))[..., None]
+            log_a = torch.where(running, log_a, 0.0)
+            log_b = torch.where(running, log_b, float("-inf"))
+            return linear_scan(log_a, log_b, state0[0]) * running
+        return linear_scan(log_a, log_b, state0[0])
+
+
+class MinGRUCell(_MinCell):
+    """One minGRU step (Feng et al. 2024, sec. 3.1 and appendix, log-space version)::
+
+        z_t = sigmoid(W_z x_t + b_z)           update gate: reads x_t only
+        h~_t = g(W_h x_t + b_h)                candidate, g > 0
+        h_t = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+    Shapes: x_t (B, I), h (B, H); weight_ih (2H, I) = [W_z; W_h], bias_ih (2H,).
+    """
+
+    num_blocks = 2
+
+    def coefficients(self, x):
+        k, v = linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
+        # log(1 - sigmoid(k)) = -softplus(k), log sigmoid(k) = -softplus(-k): finite even
+        # where sigmoid(k) rounds to 1.
+        return -softplus(k), -softplus(-k) + log_g(v)
+
+
+class MinLSTMCell(_MinCell):
+    """One minLSTM step (Feng et al. 2024, sec. 3.2, log-space version)::
+
+        f_t = sigmoid(W_f x_t + b_f);  i_t = sigmoid(W_i x_t + b_i)
+        f'_t, i'_t = f_t / (f_t + i_t), i_t / (f_t + i_t)     normalised: time-independent scale
+        h_t = f'_t * h_{t-1} + i'_t * g(W_h x_t + b_h)
+
+    Shapes: x_t (B, I), h (B, H); weight_ih (3H, I) = [W_f; W_i; W_h], bias_ih (3H,).
+    """
+
+    num_blocks = 3
+
+    def coefficients(self, x):
+        k_f, k_i, v = linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=-1)
+        log_f, log_i = -softplus(-k_f), -softplus(-k_i)
+        total = torch.logaddexp(log_f, log_i)
+        return log_f - total, log_i - total + log_g(v)

@@ -1,0 +1,37 @@
+"""Cells by name, for configuration files and the command line::
+
+make_cell("slstm", input_size=8, hidden_size=64, heads=4)
+"""
+
+from __future__ import annotations
+
+from rnnkit.cells.base import RecurrentCell
+from rnnkit.cells.elman import ElmanCell
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.indrnn import IndRNNCell
+from rnnkit.cells.layer_norm_gru import LayerNormGRUCell
+from rnnkit.cells.layer_norm_lstm import LayerNormLSTMCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.min_rnn import MinGRUCell, MinLSTMCell
+from rnnkit.cells.peephole_lstm import PeepholeLSTMCell
+from rnnkit.cells.slstm import SLSTMCell
+
+CELLS: dict[str, type[RecurrentCell]] = {
+    "elman": ElmanCell,
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+    "layernorm_lstm": LayerNormLSTMCell,
+    "layernorm_gru": LayerNormGRUCell,
+    "peephole_lstm": PeepholeLSTMCell,
+    "indrnn": IndRNNCell,
+    "slstm": SLSTMCell,
+    "mingru": MinGRUCell,
+    "minlstm": MinLSTMCell,
+}
+
+
+def make_cell(name: str, input_size: int, hidden_size: int, **options) -> RecurrentCell:
+    """The cell called ``name`` (one of ``CELLS``), built with its own keyword options."""
+    if name not in CELLS:
+        raise ValueError(f"cell must be one of {sorted(CELLS)}, got {name!r}")
+    return CELLS[name](input_size, hidden_size, **options)

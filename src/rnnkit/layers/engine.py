@@ -1,0 +1,89 @@
+"""Which engine runs one direction of one layer, with its regularisers:
+
+* the plain explicit-BPTT engine (``rnnkit.bptt.explicit``), natively tuned for LSTM,
+  GRU and Elman cells: for those cells when nothing changes their time loop (weight drop
+  only changes the weights it is given);
+* the extended engine (``rnnkit.bptt.extended``): any other cell with a ``Pointwise``
+  (layer norm, peepholes, sLSTM), and any cell with zoneout or recurrent dropout;
+* the element-wise scans (``rnnkit.bptt.diagonal``): IndRNN, minGRU, minLSTM.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from rnnkit.bptt import explicit_bptt
+from rnnkit.bptt.explicit import _batch_sizes
+from rnnkit.bptt.extended import extended_bptt
+from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
+from rnnkit.cells.base import RecurrentCell
+from rnnkit.layers.regularisers import Regularisers
+
+PLAIN = (LSTMPointwise, GRUPointwise, ElmanPointwise)
+
+
+def run_pointwise(
+    pointwise: Pointwise,
+    weights: CellWeights,
+    params: tuple[Tensor, ...],
+    regularisers: Regularisers,
+    training: bool,
+    name: str,
+    x: Tensor,
+    state0: tuple[Tensor, ...],
+    lengths: list[int] | None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """x (T, B, I) sorted by length -> (y (T, B, P), final state)."""
+    weights = weights._replace(weight_hh=regularisers.drop_weight(weights.weight_hh, training))
+    if type(pointwise) in PLAIN and not params and not regularisers.in_loop(training):
+        return explicit_bptt(pointwise, weights, x, state0, lengths, name)
+    steps, batch, _ = x.shape
+    gates_x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
+    hidden = weights.weight_hh.shape[0] // pointwise.num_gates
+    zoneout = regularisers.zoneout_mask(steps, batch, hidden, x, training)
+    mask = regularisers.recurrent_mask(batch, state0[0].shape[1], x, training)
+    return extended_bptt(
+        pointwise, gates_x, weights.weight_hh, weights.bias_hh, params, state0, lengths,
+        zoneout, mask, name,
+    )  # fmt: skip
+
+
+def run_sequence_cell(
+    cell: RecurrentCell,
+    regularisers: Regularisers,
+    training: bool,
+    x: Tensor,
+    state0: tuple[Tensor, ...],
+    lengths: list[int] | None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """A cell with an element-wise recurrence (``cell.sequence``) over x (T, B, I)."""
+    steps, batch, _ = x.shape
+    u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None
+    zoneout = regularisers.zoneout_mask(steps, batch, cell.hidden_size, x, training)
+    mask = regularisers.recurrent_mask(batch, cell.hidden_size, x, training)
+    h = cell.sequence(x, state0, _batch_sizes(lengths, steps, batch), u, zoneout, mask)
+    if lengths is None:
+        return h, (h[-1],)
+    last = [n - 1 for n in lengths]
+    return h, (h[last, range(batch)],)
+
+
+def check_regularisers(cell: RecurrentCell, regularisers: Regularisers) -> None:
+    """ValueError for a regulariser the cell cannot take."""
+    kind = type(cell).__name__
+    if not regularisers.any():
+        return
+    if cell.pointwise is None and cell.sequence is None:
+        raise ValueError(
+            f"{kind} has no explicit-BPTT split, so zoneout, recurrent_dropout and "
+            "weight_drop are not available for it"
+        )
+    if not cell.has_recurrent_weights and (
+        regularisers.recurrent_dropout or regularisers.weight_drop
+    ):
+        raise ValueError(
+            f"{kind} has no recurrent weights: recurrent_dropout and weight_drop must be 0 "
+            "(zoneout is allowed)"
+        )
+    if getattr(cell, "proj_size", 0) and regularisers.in_loop(training=True):
+        raise ValueError("zoneout and recurrent_dropout need proj_size=0 (weight_drop is allowed)")

@@ -1,0 +1,63 @@
+"""Regularisers of a recurrent layer, each acting only in training mode (zoneout also at
+inference, as its expectation):
+
+* ``zoneout`` (Krueger et al. 2017): each unit keeps its previous state (h, and c where
+  there is one) with probability p at each step; at inference s_t = p s_{t-1} + (1-p) s_t.
+* ``recurrent_dropout`` (Gal & Ghahramani 2016, variational): one dropout mask per
+  sequence on h_{t-1} where it enters the recurrent weights, the same at every step.
+* ``weight_drop`` (DropConnect on W_hh, Merity et al. 2018): dropout on the recurrent
+  weights themselves, one mask per forward call.
+
+Weight drop changes only the weights the engine is given, so it keeps every cell on its
+fastest path; the other two run inside the time loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn.functional import dropout
+
+from rnnkit.layers.validation import check_probability
+
+
+@dataclass(frozen=True)
+class Regularisers:
+    zoneout: float = 0.0
+    recurrent_dropout: float = 0.0
+    weight_drop: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("zoneout", "recurrent_dropout", "weight_drop"):
+            object.__setattr__(self, name, check_probability(getattr(self, name), name))
+
+    def any(self) -> bool:
+        return bool(self.zoneout or self.recurrent_dropout or self.weight_drop)
+
+    def in_loop(self, training: bool) -> bool:
+        """Whether the time loop itself must change (zoneout, or recurrent dropout in training)."""
+        return bool(self.zoneout or (training and self.recurrent_dropout))
+
+    def zoneout_mask(self, steps: int, batch: int, size: int, like: Tensor, training: bool):
+        """(T, B, H) of 0/1 in training (1: keep the previous state), the 0-d rate at
+        inference, None without zoneout."""
+        if not self.zoneout:
+            return None
+        if not training:
+            return like.new_tensor(self.zoneout)
+        return torch.bernoulli(like.new_full((steps, batch, size), self.zoneout))
+
+    def recurrent_mask(self, batch: int, size: int, like: Tensor, training: bool):
+        """(B, P) of 0 or 1 / (1 - p), or None."""
+        if not (training and self.recurrent_dropout):
+            return None
+        keep = 1.0 - self.recurrent_dropout
+        return torch.bernoulli(like.new_full((batch, size), keep)) / keep
+
+    def drop_weight(self, weight: Tensor, training: bool) -> Tensor:
+        return dropout(weight, self.weight_drop, training) if self.weight_drop else weight
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in vars(self).items() if v)
