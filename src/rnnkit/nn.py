@@ -8,8 +8,17 @@ Switching is one line::
 
 Same constructor arguments, forward signature, return values, parameter names and
 ``state_dict`` keys as torch.nn, so ``lstm.load_state_dict(torch_lstm.state_dict())``
-works both ways. One addition: ``forward(x, hx, lengths=...)`` takes a padded batch with
-its lengths directly, without packing.
+works both ways. Additions:
+
+* ``forward(x, hx, lengths=...)`` takes a padded batch with its lengths directly.
+* Regularisers in the time loop, active in training mode (``rnnkit.layers.regularisers``):
+  ``zoneout``, ``recurrent_dropout`` (variational, one mask per sequence) and
+  ``weight_drop`` (DropConnect on the recurrent weights); they keep torch.nn's names.
+* ``layer_norm=True`` (LSTM, GRU): Ba et al.'s layer-normalised cell
+  (``rnnkit.cells.LayerNormLSTMCell``); its norms' gains and shifts, named
+  ``ln_*_l{k}``, take the place of the biases.
+
+    lstm = rnn.LSTM(8, 64, layer_norm=True, zoneout=0.1, recurrent_dropout=0.25, weight_drop=0.5)
 """
 
 from __future__ import annotations
@@ -24,9 +33,20 @@ from torch.nn import Module, Parameter
 from torch.nn.functional import dropout as apply_dropout
 from torch.nn.utils.rnn import PackedSequence
 
-from rnnkit.bptt import explicit_bptt
 from rnnkit.bptt.step import Stepper
-from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
+from rnnkit.cells import (
+    CellWeights,
+    ElmanPointwise,
+    GRUPointwise,
+    LayerNormGRUPointwise,
+    LayerNormLSTMPointwise,
+    LSTMPointwise,
+    Pointwise,
+)
+from rnnkit.cells.layer_norm_gru import LN_GRU_PARAMS
+from rnnkit.cells.layer_norm_lstm import LN_LSTM_PARAMS, layer_norm_shapes, reset_layer_norms
+from rnnkit.layers.engine import run_pointwise
+from rnnkit.layers.regularisers import Regularisers
 from rnnkit.layers.sequence import from_time_major, run_direction, to_time_major
 from rnnkit.layers.stream import Stream
 from rnnkit.layers.validation import (
@@ -55,6 +75,11 @@ class _StackedRecurrent(Module):
         proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        zoneout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        layer_norm_params: tuple[str, ...] = (),
+        num_states: int = 1,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -70,6 +95,14 @@ class _StackedRecurrent(Module):
                 f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}"
             )
         self.dropout = check_probability(dropout, "dropout", allow_one=True)
+        self.regularisers = Regularisers(zoneout, recurrent_dropout, weight_drop)
+        if proj_size and (self.regularisers.in_loop(training=True) or layer_norm_params):
+            raise ValueError(
+                "zoneout, recurrent_dropout and layer_norm need proj_size=0 "
+                "(weight_drop is allowed)"
+            )
+        if layer_norm_params and not bias:
+            raise ValueError("layer_norm=True needs bias=True: the norms' shifts are the biases")
         if self.dropout > 0 and num_layers == 1:
             warnings.warn(
                 f"dropout={dropout} acts between layers, so it does nothing with num_layers=1",
@@ -79,14 +112,18 @@ class _StackedRecurrent(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.proj_size = proj_size
+        self.layer_norm = bool(layer_norm_params)
+        self.num_states = num_states
         self.num_directions = 2 if bidirectional else 1
         output_size = proj_size or hidden_size
         gate_size = pointwise.num_gates * hidden_size
         factory = {"device": device, "dtype": dtype}
         self._weight_names: list[list[CellWeights]] = []
+        self._param_names: list[list[tuple[str, ...]]] = []
+        bias = bias and not layer_norm_params
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else output_size * self.num_directions
-            names = []
+            names, param_names = [], []
             for suffix in [""] + (["_reverse"] if bidirectional else []):
                 shapes = {
                     f"weight_ih_l{layer}{suffix}": (gate_size, layer_input),
@@ -101,14 +138,24 @@ class _StackedRecurrent(Module):
                 names.append(
                     CellWeights(*(n if s is not None else None for n, s in shapes.items()))
                 )
+                extra = layer_norm_shapes(layer_norm_params, pointwise.num_gates, hidden_size)
+                for name, shape in extra.items():
+                    full = f"{name}_l{layer}{suffix}"
+                    self.register_parameter(full, Parameter(torch.empty(shape, **factory)))
+                param_names.append(tuple(f"{n}_l{layer}{suffix}" for n in extra))
             self._weight_names.append(names)
+            self._param_names.append(param_names)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch.nn does."""
+        """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does; layer
+        norms start at gain 1 and shift 0."""
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            torch.nn.init.uniform_(weight, -bound, bound)
+        norms = {n for layer in self._param_names for names in layer for n in names}
+        for name, weight in self.named_parameters():
+            if name not in norms:
+                torch.nn.init.uniform_(weight, -bound, bound)
+        reset_layer_norms({n: self._parameters[n] for n in norms})
 
     def flatten_parameters(self) -> None:
         """Nothing to do: kept so that code written for torch.nn runs unchanged."""
@@ -116,9 +163,9 @@ class _StackedRecurrent(Module):
     @property
     def all_weights(self) -> list[list[Parameter]]:
         return [
-            [getattr(self, n) for n in names if n is not None]
-            for layer in self._weight_names
-            for names in layer
+            [getattr(self, n) for n in (*names, *extra) if n is not None]
+            for layer, layer_extra in zip(self._weight_names, self._param_names, strict=True)
+            for names, extra in zip(layer, layer_extra, strict=True)
         ]
 
     def _weights(self, layer: int, direction: int) -> CellWeights:
@@ -127,6 +174,10 @@ class _StackedRecurrent(Module):
         return CellWeights._make(
             [p[n] if n is not None else None for n in self._weight_names[layer][direction]]
         )
+
+    def _params(self, layer: int, direction: int) -> tuple[Tensor, ...]:
+        """The pointwise part's parameters (the layer norms'), in its order."""
+        return tuple(self._parameters[n] for n in self._param_names[layer][direction])
 
     def stream(
         self, batch_size: int = 1, hx: Tensor | tuple[Tensor, Tensor] | None = None
@@ -151,7 +202,11 @@ class _StackedRecurrent(Module):
         )
         steppers = [
             Stepper(
-                self.pointwise, partial(self._weights, layer, 0), tuple(s[layer] for s in state)
+                self.pointwise,
+                partial(self._weights, layer, 0),
+                tuple(s[layer] for s in state),
+                params=partial(self._params, layer, 0),
+                zoneout=self.regularisers.zoneout,
             )
             for layer in range(self.num_layers)
         ]
@@ -165,7 +220,7 @@ class _StackedRecurrent(Module):
     def _state_shapes(self, batch: int) -> list[tuple[int, ...]]:
         rows = self.num_layers * self.num_directions
         shapes = [(rows, batch, self.proj_size or self.hidden_size)]
-        if isinstance(self.pointwise, LSTMPointwise):
+        if self.num_states == 2:
             shapes.append((rows, batch, self.hidden_size))
         return shapes
 
@@ -204,9 +259,11 @@ class _StackedRecurrent(Module):
             outputs = []
             for direction in range(self.num_directions):
                 row = layer * self.num_directions + direction
-                weights = self._weights(layer, direction)
                 name = f"l{layer}" + ("_reverse" if direction else "")
-                engine = partial(_run_engine, self.pointwise, weights, name)
+                engine = partial(
+                    run_pointwise, self.pointwise, self._weights(layer, direction),
+                    self._params(layer, direction), self.regularisers, self.training, name,
+                )  # fmt: skip
                 y, final = run_direction(
                     engine, x, tuple(s[row] for s in state), lengths, reverse=direction == 1
                 )
@@ -232,14 +289,11 @@ class _StackedRecurrent(Module):
             ("batch_first", False),
             ("dropout", 0.0),
             ("bidirectional", False),
+            ("layer_norm", False),
         ):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
-        return text
-
-
-def _run_engine(pointwise, weights, name, x, state0, lengths):
-    return explicit_bptt(pointwise, weights, x, state0, lengths, name)
+        return f"{text}, {self.regularisers}" if self.regularisers.any() else text
 
 
 class RNN(_StackedRecurrent):
@@ -258,10 +312,14 @@ class RNN(_StackedRecurrent):
         bidirectional: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        zoneout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__(
             ElmanPointwise(nonlinearity), input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, device=device, dtype=dtype,
+            batch_first, dropout, bidirectional, device=device, dtype=dtype, zoneout=zoneout,
+            recurrent_dropout=recurrent_dropout, weight_drop=weight_drop,
         )  # fmt: skip
         self.nonlinearity = nonlinearity
 
@@ -288,10 +346,16 @@ class LSTM(_StackedRecurrent):
         proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        zoneout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__(
-            LSTMPointwise(), input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, proj_size, device, dtype,
+            LayerNormLSTMPointwise() if layer_norm else LSTMPointwise(), input_size,
+            hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
+            device, dtype, zoneout, recurrent_dropout, weight_drop,
+            LN_LSTM_PARAMS if layer_norm else (), num_states=2,
         )  # fmt: skip
 
 
@@ -310,8 +374,14 @@ class GRU(_StackedRecurrent):
         bidirectional: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        zoneout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__(
-            GRUPointwise(), input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, device=device, dtype=dtype,
+            LayerNormGRUPointwise() if layer_norm else GRUPointwise(), input_size,
+            hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            device=device, dtype=dtype, zoneout=zoneout, recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop, layer_norm_params=LN_GRU_PARAMS if layer_norm else (),
         )  # fmt: skip
