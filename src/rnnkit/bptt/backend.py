@@ -64,10 +64,27 @@ def loops_for(pointwise: Pointwise, x: Tensor):
     return torch_loops
 
 
+def extended_loops_for(pointwise: Pointwise, x: Tensor):
+    """The module whose loops run the extended engine (``rnnkit.bptt.extended``)."""
+    from rnnkit.bptt import extended_torch_loops
+
+    if _backend == "native" and native.available():
+        from rnnkit.bptt.native import extended_loops
+
+        if extended_loops.supports(pointwise, x):
+            return extended_loops
+    return extended_torch_loops
+
+
 def diagonal_loops_for(x: Tensor):
     """The module whose loops run the element-wise recurrences of ``rnnkit.bptt.diagonal``."""
     from rnnkit.bptt import diagonal
 
+    if _backend == "native" and native.available():
+        from rnnkit.bptt.native import diagonal_loops
+
+        if diagonal_loops.supports(x):
+            return diagonal_loops
     return diagonal
 
 

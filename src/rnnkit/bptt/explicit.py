@@ -33,6 +33,7 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt.backend import loops_for
 from rnnkit.bptt.gradient_flow import new_record, step_norms
+from rnnkit.bptt.saving import load, save
 from rnnkit.cells.base import CellWeights, Pointwise
 
 
@@ -84,27 +85,25 @@ class _ExplicitBPTT(torch.autograd.Function):
 
         ctx.pointwise, ctx.loops, ctx.record = pointwise, loops, record
         ctx.batch_sizes = batch_sizes
-        ctx.saved, ctx.extra_states, ctx.pre_projection = saved, states[1:], pre_projection
-        # y goes through save_for_backward so that changing it in place is caught.
-        ctx.save_for_backward(x, w_ih, w_hh, w_hr, states[0], *state0)
+        save(ctx, (x, w_ih, w_hh, w_hr, states[0], *state0), (saved, states[1:], pre_projection))
         ctx.has_bias = b_ih is not None
         return (states[0], *final)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y, *grad_final):
-        x, w_ih, w_hh, w_hr, y, *state0 = ctx.saved_tensors
+        (x, w_ih, w_hh, w_hr, y, *state0), (saved, extra_states, pre_projection) = load(ctx)
         keep_dh = w_hr is not None or ctx.record is not None
         # apply's arguments: pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, ...
         need_x, *needs = ctx.needs_input_grad[4:10]
         d_x, d_gates_x, d_gates_h, d_h_all, grad_state0 = ctx.loops.backward_loop(
-            ctx.pointwise, grad_y, grad_final, tuple(state0), [y, *ctx.extra_states], ctx.saved,
+            ctx.pointwise, grad_y, grad_final, tuple(state0), [y, *extra_states], saved,
             w_ih if need_x else None, w_hh, w_hr, ctx.batch_sizes, keep_dh,
         )  # fmt: skip
         if ctx.record is not None:
             ctx.record.norms = step_norms(d_h_all)
         grads = ctx.loops.weight_gradients(
             needs, x, y, (w_ih, w_hh, w_hr), state0[0], d_gates_x, d_gates_h, d_h_all,
-            ctx.pre_projection, ctx.has_bias,
+            pre_projection, ctx.has_bias,
         )  # fmt: skip
         return (None, None, None, None, d_x, *grads, *grad_state0)

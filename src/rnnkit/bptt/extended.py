@@ -27,10 +27,11 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.bptt import extended_torch_loops
+from rnnkit.bptt import backend
 from rnnkit.bptt.explicit import _batch_sizes
 from rnnkit.bptt.gemm import contract_rows
 from rnnkit.bptt.gradient_flow import new_record, step_norms
+from rnnkit.bptt.saving import load, save
 from rnnkit.cells.base import Pointwise
 
 
@@ -73,7 +74,7 @@ class _ExtendedBPTT(torch.autograd.Function):
         params, state0 = rest[:num_params], rest[num_params:]
         steps, batch, _ = gates_x.shape
         batch_sizes = _batch_sizes(lengths, steps, batch)
-        loops = extended_torch_loops
+        loops = backend.extended_loops_for(pointwise, gates_x)
         states, saved = loops.forward_loop(
             pointwise, gates_x, w_hh, b_hh, params, state0, batch_sizes, zoneout,
             recurrent_mask, keep,
@@ -89,19 +90,19 @@ class _ExtendedBPTT(torch.autograd.Function):
             record,
             batch_sizes,
         )
-        ctx.saved, ctx.states, ctx.num_params = saved, states, num_params
+        ctx.num_params = num_params
         ctx.has_bias = b_hh is not None
-        ctx.save_for_backward(w_hh, zoneout, recurrent_mask, *params, *state0)
+        save(ctx, (w_hh, zoneout, recurrent_mask, *params, *state0), (states, saved))
         return (states[0], *final)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y, *grad_final):
-        w_hh, zoneout, recurrent_mask, *rest = ctx.saved_tensors
+        (w_hh, zoneout, recurrent_mask, *rest), (states, saved) = load(ctx)
         params, state0 = tuple(rest[: ctx.num_params]), tuple(rest[ctx.num_params :])
         keep_dh = ctx.record is not None
         d_gates_x, d_gates_h, d_params, d_h_all, grad_state0 = ctx.loops.backward_loop(
-            ctx.pointwise, grad_y.contiguous(), grad_final, state0, ctx.states, ctx.saved,
+            ctx.pointwise, grad_y.contiguous(), grad_final, state0, states, saved,
             w_hh, params, ctx.batch_sizes, zoneout, recurrent_mask, keep_dh,
         )  # fmt: skip
         if keep_dh:
@@ -109,7 +110,7 @@ class _ExtendedBPTT(torch.autograd.Function):
         needs = ctx.needs_input_grad  # apply's arguments, w_hh at 8
         d_w_hh = d_b_hh = None
         if needs[8]:
-            h_in = torch.cat((state0[0].unsqueeze(0), ctx.states[0][:-1]))
+            h_in = torch.cat((state0[0].unsqueeze(0), states[0][:-1]))
             if recurrent_mask is not None:
                 h_in = h_in * recurrent_mask
             d_w_hh = contract_rows(d_gates_h.flatten(0, 1), h_in.flatten(0, 1))

@@ -61,6 +61,8 @@ class Pointwise(ABC):
     separate_recurrent_grad: bool = False
     #: Zoneout acts on the first this many state entries (h, and c where there is one).
     zoneout_states: int = 1
+    #: How many leading ``params`` only ``input_gates`` uses (their gradients are autograd's).
+    input_params: int = 0
 
     def input_gates(
         self, x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, params: tuple[Tensor, ...]

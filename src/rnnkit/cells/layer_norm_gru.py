@@ -23,6 +23,7 @@ class LayerNormGRUPointwise(Pointwise):
 
     num_gates = 3
     separate_recurrent_grad = True
+    input_params = 2
 
     def input_gates(self, x, weight_ih, bias_ih, params):
         g_ih, b_ih = params[0], params[1]

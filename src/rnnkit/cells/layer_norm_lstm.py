@@ -41,6 +41,7 @@ class LayerNormLSTMPointwise(Pointwise):
 
     num_gates = 4
     separate_recurrent_grad = True
+    input_params = 2
     zoneout_states = 2
 
     def input_gates(self, x, weight_ih, bias_ih, params):

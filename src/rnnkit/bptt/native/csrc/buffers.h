@@ -8,6 +8,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <utility>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <optional>
 
 namespace rnnkit {
@@ -24,26 +30,86 @@ inline bool all_full(at::IntArrayRef batch_sizes, int64_t batch) {
   return std::all_of(batch_sizes.begin(), batch_sizes.end(), [&](int64_t b) { return b == batch; });
 }
 
-// A (T, B, ...) buffer of the loops. Up to 32 MB, glibc's malloc (behind at::empty) hands
-// a freed buffer back to the next call of the same size, its pages already mapped; past
-// that (its largest mmap threshold) every buffer is freshly mapped, and page faults on
-// 4 KB pages cost about 0.3 ms per MB here. Those start on a 2 MB boundary and ask for
-// 2 MB pages over their whole 2 MB blocks (the tail keeps 4 KB pages, so no memory is
-// wasted): a fresh 50 MB buffer then costs under 3 ms of faults instead of 14. (Asking
-// for huge pages from 2 MB on lost malloc's reuse: an 8 MB buffer cost 1-2 ms a call.)
-// Buffers are written in full when every sequence runs all T steps (`full`); otherwise
-// the rows past a sequence's end must read as zero.
+// Whether asking for transparent huge pages cannot stall: under the kernel's THP defrag
+// policies "always", "madvise" and "defer+madvise", a fault in a region marked
+// MADV_HUGEPAGE compacts memory on the spot when no huge page is free. Measured on this
+// project's machines (defrag = madvise): a layer-norm LSTM's 65 MB buffer took its
+// forward from 30 to 110 ms after a few training steps, every step from then on.
+inline bool huge_pages_cannot_stall() {
+  static const bool safe = [] {
+    std::ifstream file("/sys/kernel/mm/transparent_hugepage/defrag");
+    const std::string policy((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    return policy.find("[defer]") != std::string::npos || policy.find("[never]") != std::string::npos;
+  }();
+  return safe;
+}
+
+// Freed loop buffers of 1 MB and more, kept for the next call that asks for the same
+// size: training repeats the same shapes every step, and a buffer reused this way has its
+// pages mapped already. Through malloc, a freed buffer's memory went back to the kernel
+// (glibc trims the top of its heap, and maps anything over 32 MB afresh), and page faults
+// cost about 0.3 ms per MB here: an LSTM with zoneout at (16,500,8,64) faulted 11 MB per
+// forward, 3 of its 5 ms. At most kMaxBuffers and kMaxBytes are kept, the oldest leaving
+// first, so the cache never holds more than a few steps' worth.
+class BufferCache {
+ public:
+  static constexpr size_t kMinBytes = size_t(1) << 20, kMaxBytes = size_t(512) << 20, kMaxBuffers = 32;
+
+  static BufferCache& instance() {
+    static BufferCache* cache = new BufferCache();  // never destroyed: deleters may run at exit
+    return *cache;
+  }
+
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      if (it->second == bytes) {
+        void* data = it->first;
+        cached_ -= bytes;
+        free_.erase(it);
+        return data;
+      }
+    }
+    return nullptr;
+  }
+
+  void give(void* data, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.emplace_back(data, bytes);
+    cached_ += bytes;
+    while (cached_ > kMaxBytes || free_.size() > kMaxBuffers) {
+      cached_ -= free_.front().second;
+      std::free(free_.front().first);
+      free_.pop_front();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::deque<std::pair<void*, size_t>> free_;
+  size_t cached_ = 0;
+};
+
+// A (T, B, ...) buffer of the loops: from malloc below 1 MB, else from the cache above or
+// freshly allocated. A fresh one starts on a 2 MB boundary and, where huge pages cannot
+// stall (above), asks for 2 MB pages over its whole 2 MB blocks (the tail keeps 4 KB
+// pages, so no memory is wasted): a fresh 50 MB buffer then costs under 3 ms of faults
+// instead of 14. Buffers are written in full when every sequence runs all T steps
+// (`full`); otherwise the rows past a sequence's end must read as zero.
 inline Tensor buffer(at::IntArrayRef shape, const Tensor& like, bool full) {
-  constexpr size_t kHugePage = size_t(2) << 20, kMallocReuses = size_t(32) << 20;
+  constexpr size_t kHugePage = size_t(2) << 20;
   const size_t bytes = c10::multiply_integers(shape) * like.element_size();
-  if (bytes < kMallocReuses) return full ? at::empty(shape, like.options()) : at::zeros(shape, like.options());
-  void* data = nullptr;
-  TORCH_CHECK(posix_memalign(&data, kHugePage, bytes) == 0, "rnnkit native: out of memory for ", bytes, " bytes");
+  if (bytes < BufferCache::kMinBytes) return full ? at::empty(shape, like.options()) : at::zeros(shape, like.options());
+  void* data = BufferCache::instance().take(bytes);
+  if (!data) {
+    TORCH_CHECK(posix_memalign(&data, kHugePage, bytes) == 0, "rnnkit native: out of memory for ", bytes, " bytes");
 #ifdef MADV_HUGEPAGE
-  madvise(data, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // a hint; without huge pages it changes nothing
+    // a hint; without huge pages it changes nothing
+    if (huge_pages_cannot_stall()) madvise(data, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
 #endif
+  }
   if (!full) std::memset(data, 0, bytes);
-  return at::from_blob(data, shape, [](void* p) { std::free(p); }, like.options());
+  return at::from_blob(data, shape, [bytes](void* p) { BufferCache::instance().give(p, bytes); }, like.options());
 }
 
 inline void check_inputs(const Tensor& sequence, at::IntArrayRef batch_sizes) {

@@ -1,0 +1,69 @@
+"""The extended engine's native loops (csrc/extended.cpp) behind the same calls as
+``rnnkit.bptt.extended_torch_loops``. Each supported ``Pointwise`` type maps to its C++
+row struct by name (csrc/zoo_cells.h); only that exact type, float32/float64, the CPU."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells import (
+    ElmanPointwise,
+    GRUPointwise,
+    LayerNormGRUPointwise,
+    LayerNormLSTMPointwise,
+    LSTMPointwise,
+    PeepholeLSTMPointwise,
+    Pointwise,
+    SLSTMPointwise,
+)
+
+ops = torch.ops.rnnkit
+_DTYPES = (torch.float32, torch.float64)
+_NAMES = {
+    LSTMPointwise: "lstm",
+    GRUPointwise: "gru",
+    PeepholeLSTMPointwise: "peephole_lstm",
+    SLSTMPointwise: "slstm",
+    LayerNormLSTMPointwise: "layernorm_lstm",
+    LayerNormGRUPointwise: "layernorm_gru",
+}
+
+
+def _name(pointwise: Pointwise) -> str:
+    if type(pointwise) is ElmanPointwise:
+        return f"elman_{pointwise.nonlinearity}"
+    return _NAMES[type(pointwise)]
+
+
+def supports(pointwise: Pointwise, x: Tensor) -> bool:
+    known = type(pointwise) in _NAMES or type(pointwise) is ElmanPointwise
+    return known and x.is_cpu and x.dtype in _DTYPES
+
+
+def forward_loop(
+    pointwise, gates_x, w_hh, b_hh, params, state0, batch_sizes, zoneout, recurrent_mask, keep
+):
+    return ops.extended_forward(
+        _name(pointwise), gates_x, w_hh, b_hh, list(params[pointwise.input_params :]),
+        list(state0), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states, keep,
+    )  # fmt: skip
+
+
+def backward_loop(
+    pointwise, grad_y, grad_final, state0, states, saved, w_hh, params, batch_sizes, zoneout,
+    recurrent_mask, keep_dh,
+):  # fmt: skip
+    skipped = pointwise.input_params
+    d_gates_x, d_gates_h, d_params, d_h_all, carry = ops.extended_backward(
+        _name(pointwise), grad_y, list(grad_final), list(state0), list(states), saved, w_hh,
+        list(params[skipped:]), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states,
+        keep_dh,
+    )  # fmt: skip
+    return (
+        d_gates_x,
+        d_gates_h if pointwise.separate_recurrent_grad else d_gates_x,
+        [None] * skipped + list(d_params),
+        d_h_all if keep_dh else None,
+        carry,
+    )
