@@ -3,6 +3,7 @@
 * ``indrnn_scan``:  h_t = act(pre_t + u * h_{t-1})                 (IndRNN)
 * ``linear_scan``:  h_t = a_t * h_{t-1} + b_t, a_t, b_t > 0 given in log space
                     (minGRU, minLSTM: a_t and b_t depend on x_t only)
+* ``fused_min_scan``: a whole minGRU or minLSTM layer from its input projection
 
 Each is an autograd.Function with a hand-derived backward. The linear scan has a
 closed form, h_t = A_t h_0 + sum_{k<=t} (A_t / A_k) b_k with A_t = prod_{j<=t} a_j, which
@@ -10,10 +11,11 @@ the PyTorch engine evaluates for all steps at once in log space (Heinsen 2023, a
 et al. 2024 do): a cumulative sum and a log-cumsum-exp, scans of O(log T) depth on a
 parallel device. Its backward is the same kind of scan run from the end,
 G_t = dL/dh_t + a_{t+1} G_{t+1}, evaluated the same way, split into its positive and
-negative parts (log space needs positive terms). The native engine runs both as
-sequential passes over time, vectorised over the batch and units: on a CPU with a few
-cores, B * H independent lanes are all the parallelism there is, and a pass does O(T)
-work where the log-space scan does several times that.
+negative parts (log space needs positive terms). That is the engine for parallel
+devices. The native engine instead runs IndRNN and the min cells as sequential passes
+over time, vectorised over the batch and units, a min cell's gates computed in the same
+pass: on a CPU with a few cores, B * H independent lanes are all the parallelism there
+is, and a pass does O(T) work where the log-space scan does several times that.
 """
 
 from __future__ import annotations
@@ -46,21 +48,45 @@ def indrnn_scan(
     return _IndRNNScan.apply(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
 
 
+def fused_min_scan(
+    cell: str, projection: Tensor, h0: Tensor, batch_sizes: list[int], zoneout: Tensor | None
+) -> Tensor | None:
+    """A whole minGRU/minLSTM layer (``cell`` = "mingru" or "minlstm") from its input
+    projection (T, B, 2H or 3H) in one native pass per direction -- gates, zoneout and
+    the sequential scan -- or None where the native engine does not run (the caller then
+    takes the log-space scan). -> h (T, B, H), 0 past each sequence's end."""
+    if not getattr(backend.diagonal_loops_for(projection), "fuses_min_cells", False):
+        return None
+    return _FusedMinScan.apply(cell, projection, h0, batch_sizes, zoneout)
+
+
+class _FusedMinScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cell, projection, h0, batch_sizes, zoneout):
+        ops = torch.ops.rnnkit
+        h = ops.min_rnn_forward(cell, projection, h0, batch_sizes, zoneout)
+        ctx.cell, ctx.batch_sizes = cell, batch_sizes
+        ctx.save_for_backward(projection, h0, h, zoneout)
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h):
+        projection, h0, h, zoneout = ctx.saved_tensors
+        d_projection, d_h0 = torch.ops.rnnkit.min_rnn_backward(
+            ctx.cell, grad_h.contiguous(), projection, h0, h, ctx.batch_sizes, zoneout
+        )
+        return None, d_projection, d_h0, None, None
+
+
 def _reverse_logcumsumexp(v: Tensor) -> Tensor:
     return torch.logcumsumexp(v.flip(0), 0).flip(0)
-
-
-def _log(v: Tensor) -> Tensor:
-    """log v, -inf where v = 0."""
-    return torch.log(v)
 
 
 class _LinearScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, log_a, log_b, h0):
-        loops = backend.diagonal_loops_for(log_a)
-        h = loops.linear_scan_forward(log_a, log_b, h0)
-        ctx.loops = loops
+        h = linear_scan_forward(log_a, log_b, h0)
         ctx.save_for_backward(log_a, log_b, h0, h)
         return h
 
@@ -68,7 +94,7 @@ class _LinearScan(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_h):
         log_a, log_b, h0, h = ctx.saved_tensors
-        G = ctx.loops.linear_scan_backward(log_a, grad_h.contiguous())
+        G = linear_scan_backward(log_a, grad_h.contiguous())
         h_prev = torch.cat((h0.unsqueeze(0), h[:-1]))
         a = log_a.exp()
         return G * a * h_prev, G * log_b.exp(), a[0] * G[0]
@@ -86,7 +112,7 @@ def linear_scan_backward(log_a: Tensor, grad_h: Tensor) -> Tensor:
     S = torch.cumsum(log_a, 0)
 
     def part(g: Tensor) -> Tensor:
-        return torch.exp(_reverse_logcumsumexp(S + _log(g)) - S)
+        return torch.exp(_reverse_logcumsumexp(S + torch.log(g)) - S)
 
     return part(grad_h.clamp(min=0)) - part((-grad_h).clamp(min=0))
 

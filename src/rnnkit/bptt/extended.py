@@ -1,8 +1,8 @@
 """Explicit BPTT extended to what the plain engine (``explicit.py``) leaves out: cells
 with parameters in their pointwise part (layer norm, peepholes), zoneout and
-variational recurrent dropout. The input gates arrive computed, for every step at once,
-under autograd (``Pointwise.input_gates``: a GEMM, for layer-norm cells followed by the
-norm); the loop does the rest::
+variational recurrent dropout. The input gates are x @ W_ih.T + b_ih, formed by the loops
+as in the plain engine, or, where ``Pointwise.input_gates`` is more than that (layer
+norm), computed for every step at once under autograd and handed in as x with no W_ih::
 
     for t in 0..T-1, on the b_t sequences still running:
         gates_h = (h_{t-1} * d) @ W_hh.T + b_hh            d: recurrent-dropout mask (B, P)
@@ -29,17 +29,15 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt import backend
 from rnnkit.bptt.explicit import _batch_sizes
-from rnnkit.bptt.gemm import contract_rows
 from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.bptt.saving import load, save
-from rnnkit.cells.base import Pointwise
+from rnnkit.cells.base import CellWeights, Pointwise
 
 
 def extended_bptt(
     pointwise: Pointwise,
-    gates_x: Tensor,
-    weight_hh: Tensor,
-    bias_hh: Tensor | None,
+    weights: CellWeights,
+    x: Tensor,
     params: tuple[Tensor, ...],
     state0: tuple[Tensor, ...],
     lengths: list[int] | None = None,
@@ -47,7 +45,8 @@ def extended_bptt(
     recurrent_mask: Tensor | None = None,
     name: str = "recurrent",
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run ``pointwise`` over ``gates_x`` (T, B, G) from ``state0``.
+    """Run ``pointwise`` over x (T, B, I) from ``state0``; with ``weights.weight_ih`` None,
+    x holds the input gates (T, B, G). No output projection (``weight_hr`` must be None).
 
     ``zoneout``: None, a (T, B, H) mask of 0/1 (1 keeps the previous state) or a 0-d
     tensor p (inference); ``recurrent_mask``: None or (B, P). ``lengths`` sorted in
@@ -55,7 +54,8 @@ def extended_bptt(
     sequence's final state.
     """
     record = new_record(name)
-    tensors = (gates_x, weight_hh, bias_hh, *params, *state0)
+    w_ih, w_hh, b_ih, b_hh, _ = weights
+    tensors = (x, w_ih, b_ih, w_hh, b_hh, *params, *state0)
     # Inference keeps nothing per step, so a long stream costs only its outputs.
     keep = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
     y, *state = _ExtendedBPTT.apply(
@@ -69,21 +69,21 @@ class _ExtendedBPTT(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx, pointwise, lengths, record, keep, zoneout, recurrent_mask, num_params,
-        gates_x, w_hh, b_hh, *rest,
+        x, w_ih, b_ih, w_hh, b_hh, *rest,
     ):  # fmt: skip
         params, state0 = rest[:num_params], rest[num_params:]
-        steps, batch, _ = gates_x.shape
+        steps, batch, _ = x.shape
         batch_sizes = _batch_sizes(lengths, steps, batch)
-        loops = backend.extended_loops_for(pointwise, gates_x)
+        loops = backend.extended_loops_for(pointwise, x)
         states, saved = loops.forward_loop(
-            pointwise, gates_x, w_hh, b_hh, params, state0, batch_sizes, zoneout,
+            pointwise, x, (w_ih, b_ih, w_hh, b_hh), params, state0, batch_sizes, zoneout,
             recurrent_mask, keep,
         )  # fmt: skip
         if lengths is None:
             final = [s[-1].clone() for s in states]
         else:
-            last = torch.as_tensor(lengths, device=gates_x.device) - 1
-            final = [s[last, torch.arange(batch, device=gates_x.device)] for s in states]
+            last = torch.as_tensor(lengths, device=x.device) - 1
+            final = [s[last, torch.arange(batch, device=x.device)] for s in states]
         ctx.pointwise, ctx.loops, ctx.record, ctx.batch_sizes = (
             pointwise,
             loops,
@@ -91,29 +91,33 @@ class _ExtendedBPTT(torch.autograd.Function):
             batch_sizes,
         )
         ctx.num_params = num_params
-        ctx.has_bias = b_hh is not None
-        save(ctx, (w_hh, zoneout, recurrent_mask, *params, *state0), (states, saved))
+        ctx.has_bias = b_ih is not None
+        save(ctx, (x, w_ih, w_hh, zoneout, recurrent_mask, *params, *state0), (states, saved))
         return (states[0], *final)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y, *grad_final):
-        (w_hh, zoneout, recurrent_mask, *rest), (states, saved) = load(ctx)
+        (x, w_ih, w_hh, zoneout, recurrent_mask, *rest), (states, saved) = load(ctx)
         params, state0 = tuple(rest[: ctx.num_params]), tuple(rest[ctx.num_params :])
         keep_dh = ctx.record is not None
-        d_gates_x, d_gates_h, d_params, d_h_all, grad_state0 = ctx.loops.backward_loop(
+        # apply's arguments: ..., num_params (6), x, w_ih, b_ih, w_hh, b_hh, params, state0
+        need_x, need_w_ih, need_b_ih, need_w_hh, need_b_hh = ctx.needs_input_grad[7:12]
+        d_x, d_gates_x, d_gates_h, d_params, d_h_all, grad_state0 = ctx.loops.backward_loop(
             ctx.pointwise, grad_y.contiguous(), grad_final, state0, states, saved,
-            w_hh, params, ctx.batch_sizes, zoneout, recurrent_mask, keep_dh,
+            w_ih if need_x else None, w_hh, params, ctx.batch_sizes, zoneout, recurrent_mask,
+            keep_dh,
         )  # fmt: skip
+        if w_ih is None:  # x held the input gates
+            d_x = d_gates_x
         if keep_dh:
             ctx.record.norms = step_norms(d_h_all)
-        needs = ctx.needs_input_grad  # apply's arguments, w_hh at 8
-        d_w_hh = d_b_hh = None
-        if needs[8]:
-            h_in = torch.cat((state0[0].unsqueeze(0), states[0][:-1]))
-            if recurrent_mask is not None:
-                h_in = h_in * recurrent_mask
-            d_w_hh = contract_rows(d_gates_h.flatten(0, 1), h_in.flatten(0, 1))
-        if ctx.has_bias and needs[9]:
-            d_b_hh = d_gates_h.sum((0, 1))
-        return (None,) * 7 + (d_gates_x, d_w_hh, d_b_hh, *d_params, *grad_state0)
+        # h_{t-1} as the recurrent weights saw it: times the recurrent-dropout mask.
+        h0, y = state0[0], states[0]
+        if recurrent_mask is not None:
+            h0, y = h0 * recurrent_mask, y * recurrent_mask
+        d_w_ih, d_w_hh, d_b_ih, d_b_hh, _ = ctx.loops.weight_gradients(
+            (need_w_ih, need_w_hh, need_b_ih, need_b_hh, False), x, y, (w_ih, w_hh, None), h0,
+            d_gates_x, d_gates_h, None, None, ctx.has_bias,
+        )  # fmt: skip
+        return (None,) * 7 + (d_x, d_w_ih, d_b_ih, d_w_hh, d_b_hh, *d_params, *grad_state0)

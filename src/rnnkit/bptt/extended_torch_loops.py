@@ -8,6 +8,7 @@ from torch import Tensor
 
 from rnnkit.bptt.gemm import linear, matmul
 from rnnkit.bptt.torch_loops import allocator, previous
+from rnnkit.bptt.weight_gradients import weight_gradients  # noqa: F401  (the loops' API)
 
 
 def zoneout_at(zoneout: Tensor | None, t: int, rows: int) -> Tensor | None:
@@ -17,10 +18,11 @@ def zoneout_at(zoneout: Tensor | None, t: int, rows: int) -> Tensor | None:
     return zoneout[t, :rows]
 
 
-def forward_loop(
-    pointwise, gates_x, w_hh, b_hh, params, state0, batch_sizes, zoneout, recurrent_mask, keep
-):
-    """-> (state of every step [(T, B, size) per entry], what ``backward_loop`` needs)."""
+def forward_loop(pointwise, x, weights, params, state0, batch_sizes, zoneout, recurrent_mask, keep):
+    """weights = (w_ih or None, b_ih, w_hh, b_hh) -> (state of every step [(T, B, size) per
+    entry], what ``backward_loop`` needs)."""
+    w_ih, b_ih, w_hh, b_hh = weights
+    gates_x = x if w_ih is None else linear(x, w_ih, b_ih)  # all steps in one GEMM
     steps = gates_x.shape[0]
     alloc = allocator(gates_x, batch_sizes)
     states = [alloc(steps, *s.shape) for s in state0]
@@ -44,11 +46,12 @@ def forward_loop(
 
 
 def backward_loop(
-    pointwise, grad_y, grad_final, state0, states, saved, w_hh, params, batch_sizes, zoneout,
-    recurrent_mask, keep_dh,
+    pointwise, grad_y, grad_final, state0, states, saved, w_ih, w_hh, params, batch_sizes,
+    zoneout, recurrent_mask, keep_dh,
 ):  # fmt: skip
-    """-> (dL/d gates_x, dL/d gates_h (T, B, G), dL/d params (None where the loop adds
-    nothing), dL/dh of every step or None, dL/d state0)."""
+    """-> (dL/dx or None, dL/d gates_x, dL/d gates_h (T, B, G), dL/d params (None where
+    the loop adds nothing), dL/dh of every step or None, dL/d state0); ``w_ih`` is given
+    when dL/dx is wanted."""
     steps, batch, _ = grad_y.shape
     gates = w_hh.shape[0]
     carry = [g.clone() for g in grad_final]
@@ -84,4 +87,5 @@ def backward_loop(
         for k, d in enumerate(d_p):
             if d is not None:
                 d_params[k] = d if d_params[k] is None else d_params[k] + d
-    return d_gates_x, d_gates_h, d_params, d_h_all, carry
+    d_x = matmul(d_gates_x, w_ih) if w_ih is not None else None
+    return d_x, d_gates_x, d_gates_h, d_params, d_h_all, carry

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import linear, softplus
 
-from rnnkit.bptt.diagonal import linear_scan
+from rnnkit.bptt.diagonal import fused_min_scan, linear_scan
 from rnnkit.cells.base import RecurrentCell
 
 
@@ -51,8 +51,11 @@ class _MinCell(RecurrentCell):
         self.bias_ih = nn.Parameter(torch.empty(self.num_blocks * hidden_size)) if bias else None
         self.reset_parameters()
 
-    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """x (..., I) -> (log a, log b), each (..., H)."""
+    #: The cell's name for the fused native pass (``rnnkit.bptt.diagonal.fused_min_scan``).
+    kind: str
+
+    def coefficients(self, projection: Tensor) -> tuple[Tensor, Tensor]:
+        """The input projection (..., blocks * H) -> (log a, log b), each (..., H)."""
         raise NotImplementedError
 
     def forward(self, x: Tensor, state: MinState | None = None, recurrent_mask=None):
@@ -61,14 +64,19 @@ class _MinCell(RecurrentCell):
             raise ValueError(f"{type(self).__name__} has no recurrent weights to drop out")
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
-        log_a, log_b = self.coefficients(x)
+        log_a, log_b = self.coefficients(linear(x, self.weight_ih, self.bias_ih))
         h = log_a.exp() * state.h + log_b.exp()
         return h, MinState(h)
 
     def sequence(self, x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask):
-        """The parallel mode: every step at once (``rnnkit.bptt.diagonal.linear_scan``).
-        A finished sequence keeps its state: a = 1, b = 0 past its end. -> h (T, B, H)."""
-        log_a, log_b = with_zoneout(*self.coefficients(x), zoneout)
+        """The parallel mode: every step at once (``rnnkit.bptt.diagonal.linear_scan``; on
+        the native engine, one fused pass). A finished sequence keeps its state: a = 1,
+        b = 0 past its end. -> h (T, B, H)."""
+        projection = linear(x, self.weight_ih, self.bias_ih)
+        fused = fused_min_scan(self.kind, projection, state0[0], batch_sizes, zoneout)
+        if fused is not None:
+            return fused
+        log_a, log_b = with_zoneout(*self.coefficients(projection), zoneout)
         if any(rows < x.shape[1] for rows in batch_sizes):
             counts = torch.as_tensor(batch_sizes, device=x.device)
             running = (torch.arange(x.shape[1], device=x.device) < counts.unsqueeze(1))[..., None]
@@ -89,9 +97,10 @@ class MinGRUCell(_MinCell):
     """
 
     num_blocks = 2
+    kind = "mingru"
 
-    def coefficients(self, x):
-        k, v = linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
+    def coefficients(self, projection):
+        k, v = projection.chunk(2, dim=-1)
         # log(1 - sigmoid(k)) = -softplus(k), log sigmoid(k) = -softplus(-k): finite even
         # where sigmoid(k) rounds to 1.
         return -softplus(k), -softplus(-k) + log_g(v)
@@ -108,9 +117,10 @@ class MinLSTMCell(_MinCell):
     """
 
     num_blocks = 3
+    kind = "minlstm"
 
-    def coefficients(self, x):
-        k_f, k_i, v = linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=-1)
+    def coefficients(self, projection):
+        k_f, k_i, v = projection.chunk(3, dim=-1)
         log_f, log_i = -softplus(-k_f), -softplus(-k_i)
         total = torch.logaddexp(log_f, log_i)
         return log_f - total, log_i - total + log_g(v)

@@ -38,14 +38,13 @@ def run_pointwise(
     if type(pointwise) in PLAIN and not params and not regularisers.in_loop(training):
         return explicit_bptt(pointwise, weights, x, state0, lengths, name)
     steps, batch, _ = x.shape
-    gates_x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
+    if pointwise.input_params:  # more than a product: all steps at once, under autograd
+        x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
+        weights = weights._replace(weight_ih=None, bias_ih=None)
     hidden = weights.weight_hh.shape[0] // pointwise.num_gates
     zoneout = regularisers.zoneout_mask(steps, batch, hidden, x, training)
     mask = regularisers.recurrent_mask(batch, state0[0].shape[1], x, training)
-    return extended_bptt(
-        pointwise, gates_x, weights.weight_hh, weights.bias_hh, params, state0, lengths,
-        zoneout, mask, name,
-    )  # fmt: skip
+    return extended_bptt(pointwise, weights, x, params, state0, lengths, zoneout, mask, name)
 
 
 def run_sequence_cell(

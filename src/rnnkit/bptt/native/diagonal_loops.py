@@ -1,5 +1,6 @@
 """The native loops of the element-wise recurrences (csrc/diagonal.cpp), behind the same
-calls as ``rnnkit.bptt.diagonal``'s PyTorch ones."""
+calls as ``rnnkit.bptt.diagonal``'s PyTorch ones. The min cells' linear scan has no
+native twin: natively they run whole (``fuses_min_cells``)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,12 @@ import torch
 from torch import Tensor
 
 ops = torch.ops.rnnkit
+#: minGRU and minLSTM run whole, gates included (``rnnkit.bptt.diagonal.fused_min_scan``).
+fuses_min_cells = True
 
 
 def supports(x: Tensor) -> bool:
     return x.is_cpu and x.dtype in (torch.float32, torch.float64)
-
-
-def linear_scan_forward(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
-    return ops.linear_scan_forward(log_a, log_b, h0)
-
-
-def linear_scan_backward(log_a: Tensor, grad_h: Tensor) -> Tensor:
-    return ops.linear_scan_backward(log_a, grad_h)
 
 
 def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):

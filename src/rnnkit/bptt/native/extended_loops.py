@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rnnkit.bptt.native.loops import weight_gradients  # noqa: F401  (the loops' API)
 from rnnkit.cells import (
     ElmanPointwise,
     GRUPointwise,
@@ -41,26 +42,28 @@ def supports(pointwise: Pointwise, x: Tensor) -> bool:
     return known and x.is_cpu and x.dtype in _DTYPES
 
 
-def forward_loop(
-    pointwise, gates_x, w_hh, b_hh, params, state0, batch_sizes, zoneout, recurrent_mask, keep
-):
+def forward_loop(pointwise, x, weights, params, state0, batch_sizes, zoneout, recurrent_mask, keep):
+    """The input projection runs inside, a step of each thread's rows at a time."""
+    w_ih, b_ih, w_hh, b_hh = weights
     return ops.extended_forward(
-        _name(pointwise), gates_x, w_hh, b_hh, list(params[pointwise.input_params :]),
+        _name(pointwise), x, w_ih, b_ih, w_hh, b_hh, list(params[pointwise.input_params :]),
         list(state0), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states, keep,
     )  # fmt: skip
 
 
 def backward_loop(
-    pointwise, grad_y, grad_final, state0, states, saved, w_hh, params, batch_sizes, zoneout,
-    recurrent_mask, keep_dh,
+    pointwise, grad_y, grad_final, state0, states, saved, w_ih, w_hh, params, batch_sizes,
+    zoneout, recurrent_mask, keep_dh,
 ):  # fmt: skip
+    """dL/dx is formed inside the loop, step by step, when ``w_ih`` is given."""
     skipped = pointwise.input_params
-    d_gates_x, d_gates_h, d_params, d_h_all, carry = ops.extended_backward(
-        _name(pointwise), grad_y, list(grad_final), list(state0), list(states), saved, w_hh,
-        list(params[skipped:]), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states,
-        keep_dh,
+    d_gates_x, d_gates_h, d_params, d_h_all, carry, d_x = ops.extended_backward(
+        _name(pointwise), grad_y, list(grad_final), list(state0), list(states), saved, w_ih,
+        w_hh, list(params[skipped:]), batch_sizes, zoneout, recurrent_mask,
+        pointwise.zoneout_states, keep_dh,
     )  # fmt: skip
     return (
+        d_x if w_ih is not None else None,
         d_gates_x,
         d_gates_h if pointwise.separate_recurrent_grad else d_gates_x,
         [None] * skipped + list(d_params),

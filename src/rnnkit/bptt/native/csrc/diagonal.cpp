@@ -2,8 +2,12 @@
 // every sequence is an independent lane, so the threads split the batch rows and each
 // runs its rows' steps in order, H units at a time in vector registers.
 //
-//   linear scan:  h_t = exp(log_a_t) h_{t-1} + exp(log_b_t);  backward G_t = g_t + a_{t+1} G_{t+1}
-//   IndRNN:       h_t = act(pre_t + u * (h_{t-1} * d)), then zoneout with z_t
+//   IndRNN:          h_t = act(pre_t + u * (h_{t-1} * d)), then zoneout with z_t
+//   minGRU, minLSTM: h_t = a_t h_{t-1} + b_t, a_t and b_t from the input projection
+//                    (rnnkit/cells/min_rnn.py), zoneout and the scan in one pass;
+//                    backward G_t = dL/dh_t + a_{t+1} G_{t+1}
+#include <string>
+
 #include "common.h"
 
 namespace rnnkit {
@@ -16,51 +20,6 @@ void for_rows(int64_t B, int64_t work_per_row, const Body& body) {
   at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) body(r);
   });
-}
-
-Tensor linear_scan_forward(const Tensor& log_a, const Tensor& log_b, const Tensor& h0) {
-  const Tensor la = log_a.contiguous(), lb = log_b.contiguous(), h0c = h0.contiguous();
-  const int64_t steps = la.size(0), B = la.size(1), H = la.size(2);
-  Tensor h = at::empty_like(la);
-  AT_DISPATCH_FLOATING_TYPES(la.scalar_type(), "linear_scan_forward", [&] {
-    using T = scalar_t;
-    const T *a = la.data_ptr<T>(), *b = lb.data_ptr<T>();
-    T* out = h.data_ptr<T>();
-    for_rows(B, steps * H, [&](int64_t r) {
-      for_lanes<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> state = load(h0c.data_ptr<T>() + r * H + j, n);
-        for (int64_t t = 0; t < steps; ++t) {
-          const int64_t k = (t * B + r) * H + j;
-          state = load(a + k, n).exp_u20() * state + load(b + k, n).exp_u20();
-          store(state, out + k, n);
-        }
-      });
-    });
-  });
-  return h;
-}
-
-Tensor linear_scan_backward(const Tensor& log_a, const Tensor& grad_h) {
-  const Tensor la = log_a.contiguous(), g = grad_h.contiguous();
-  const int64_t steps = la.size(0), B = la.size(1), H = la.size(2);
-  Tensor G = at::empty_like(g);
-  AT_DISPATCH_FLOATING_TYPES(la.scalar_type(), "linear_scan_backward", [&] {
-    using T = scalar_t;
-    const T *a = la.data_ptr<T>(), *gp = g.data_ptr<T>();
-    T* out = G.data_ptr<T>();
-    for_rows(B, steps * H, [&](int64_t r) {
-      for_lanes<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> carry(T(0)), a_next(T(0));
-        for (int64_t t = steps - 1; t >= 0; --t) {
-          const int64_t k = (t * B + r) * H + j;
-          carry = load(gp + k, n) + a_next * carry;
-          store(carry, out + k, n);
-          a_next = load(a + k, n).exp_u20();
-        }
-      });
-    });
-  });
-  return G;
 }
 
 // zoneout: (T, B, H) of 0/1, a 0-d rate, or none; mask (B, H) or none.
@@ -169,11 +128,162 @@ std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& u
   return {d_pre, d_h0};
 }
 
+// h_t = a h_{t-1} + b of a min cell from its projection row p (blocks of H), and backward
+// from dL/da, dL/db to dL/dp.
+struct MinGRUGates {
+  static constexpr int64_t blocks = 2;  // k (update gate), v (candidate)
+  template <typename T>
+  static void coefficients(const T* p, int64_t H, int64_t j, int64_t n, Vec<T>& a, Vec<T>& b) {
+    const Vec<T> z = sigmoid(load(p + j, n)), candidate = g(load(p + H + j, n));
+    a = Vec<T>(T(1)) - z;
+    b = z * candidate;
+  }
+  template <typename T>
+  static void backward(const T* p, int64_t H, int64_t j, int64_t n, const Vec<T>& d_a, const Vec<T>& d_b, T* d_p) {
+    const Vec<T> one(T(1)), k = load(p + j, n), v = load(p + H + j, n), z = sigmoid(k);
+    const Vec<T> d_z = d_b * g(v) - d_a;
+    store(d_z * z * (one - z), d_p + j, n);
+    store(d_b * z * g_derivative(v), d_p + H + j, n);
+  }
+  // Feng et al.'s g(v) = v + 1/2 (v >= 0), sigmoid(v) (v < 0), and its derivative.
+  template <typename T>
+  static Vec<T> g(const Vec<T>& v) {
+    return Vec<T>::blendv(sigmoid(v), v + Vec<T>(T(0.5)), v >= Vec<T>(T(0)));
+  }
+  template <typename T>
+  static Vec<T> g_derivative(const Vec<T>& v) {
+    const Vec<T> one(T(1)), s = sigmoid(v);
+    return Vec<T>::blendv(s * (one - s), one, v >= Vec<T>(T(0)));
+  }
+};
+
+struct MinLSTMGates {
+  static constexpr int64_t blocks = 3;  // k_f, k_i, v
+  template <typename T>
+  static void coefficients(const T* p, int64_t H, int64_t j, int64_t n, Vec<T>& a, Vec<T>& b) {
+    const Vec<T> f = sigmoid(load(p + j, n)), i = sigmoid(load(p + H + j, n));
+    const Vec<T> total = f + i;
+    a = f / total;
+    b = i / total * MinGRUGates::g(load(p + 2 * H + j, n));
+  }
+  template <typename T>
+  static void backward(const T* p, int64_t H, int64_t j, int64_t n, const Vec<T>& d_a, const Vec<T>& d_b, T* d_p) {
+    const Vec<T> one(T(1)), f = sigmoid(load(p + j, n)), i = sigmoid(load(p + H + j, n));
+    const Vec<T> v = load(p + 2 * H + j, n), candidate = MinGRUGates::g(v);
+    const Vec<T> total = f + i, square = total * total;
+    // a = f / (f + i), b = i / (f + i) * g(v): d(f/s)/df = i/s^2, d(f/s)/di = -f/s^2.
+    const Vec<T> d_share = d_b * candidate;  // dL/d(i / s)
+    const Vec<T> d_f = (d_a - d_share) * i / square, d_i = (d_share - d_a) * f / square;
+    store(d_f * f * (one - f), d_p + j, n);
+    store(d_i * i * (one - i), d_p + H + j, n);
+    store(d_b * i / total * MinGRUGates::g_derivative(v), d_p + 2 * H + j, n);
+  }
+};
+
+// a' = z + (1 - z) a, b' = (1 - z) b: zoneout on the recurrence.
+template <typename T>
+inline void zone(const DiagonalExtras<T>& e, int64_t t, int64_t r, int64_t j, int64_t n, Vec<T>& a, Vec<T>& b) {
+  if (!e.zoned) return;
+  const Vec<T> z = e.z(t, r, j, n), update = Vec<T>(T(1)) - z;
+  a = z + update * a;
+  b = update * b;
+}
+
+template <typename Gates>
+Tensor min_rnn_forward_impl(const Tensor& projection, const Tensor& h0, at::IntArrayRef batch_sizes,
+                            const std::optional<Tensor>& zoneout) {
+  const Tensor p = projection.contiguous(), h0c = h0.contiguous();
+  check_inputs(p, batch_sizes);
+  const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
+  const int64_t steps = p.size(0), B = p.size(1), H = h0.size(1);
+  Tensor h = at::zeros({steps, B, H}, p.options());
+  AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "min_rnn_forward", [&] {
+    using T = scalar_t;
+    const DiagonalExtras<T> e = extras<T>(z, std::nullopt, B, H);
+    const T* proj = p.data_ptr<T>();
+    T* out = h.data_ptr<T>();
+    for_rows(B, steps * H * Gates::blocks, [&](int64_t r) {
+      for_lanes<T>(H, [&](int64_t j, int64_t n) {
+        Vec<T> state = load(h0c.data_ptr<T>() + r * H + j, n), a, b;
+        for (int64_t t = 0; t < steps && r < batch_sizes[t]; ++t) {
+          Gates::coefficients(proj + (t * B + r) * Gates::blocks * H, H, j, n, a, b);
+          zone(e, t, r, j, n, a, b);
+          state = a * state + b;
+          store(state, out + (t * B + r) * H + j, n);
+        }
+      });
+    });
+  });
+  return h;
+}
+
+// -> (dL/d projection, dL/dh0); h holds the forward's states.
+template <typename Gates>
+std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Tensor& projection, const Tensor& h0,
+                                                 const Tensor& h, at::IntArrayRef batch_sizes,
+                                                 const std::optional<Tensor>& zoneout) {
+  const Tensor g = grad_h.contiguous(), p = projection.contiguous(), h0c = h0.contiguous(), hc = h.contiguous();
+  check_inputs(g, batch_sizes);
+  const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
+  const int64_t steps = g.size(0), B = g.size(1), H = g.size(2);
+  Tensor d_p = at::zeros_like(p), d_h0 = at::empty({B, H}, g.options());
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "min_rnn_backward", [&] {
+    using T = scalar_t;
+    const DiagonalExtras<T> e = extras<T>(z, std::nullopt, B, H);
+    const T *gp = g.data_ptr<T>(), *proj = p.data_ptr<T>(), *states = hc.data_ptr<T>();
+    T *dp = d_p.data_ptr<T>(), *d0 = d_h0.data_ptr<T>();
+    const int64_t width = Gates::blocks * H;
+    for_rows(B, steps * width, [&](int64_t r) {
+      for_lanes<T>(H, [&](int64_t j, int64_t n) {
+        Vec<T> carry(T(0)), a, b;
+        for (int64_t t = steps - 1; t >= 0; --t) {
+          if (r >= batch_sizes[t]) continue;
+          const T* row = proj + (t * B + r) * width;
+          const Vec<T> total = carry + load(gp + (t * B + r) * H + j, n);  // G_t
+          const Vec<T> prev = t == 0 ? load(h0c.data_ptr<T>() + r * H + j, n) : load(states + ((t - 1) * B + r) * H + j, n);
+          Gates::coefficients(row, H, j, n, a, b);
+          Vec<T> update(T(1));
+          if (e.zoned) {
+            const Vec<T> keep = e.z(t, r, j, n);
+            update = Vec<T>(T(1)) - keep;
+            a = keep + update * a;
+          }
+          // dL/da (before zoneout) = (1 - z) G_t h_{t-1}; dL/db = (1 - z) G_t.
+          Gates::backward(row, H, j, n, update * total * prev, update * total, dp + (t * B + r) * width);
+          carry = a * total;
+        }
+        store(carry, d0 + r * H + j, n);
+      });
+    });
+  });
+  return {d_p, d_h0};
+}
+
+Tensor min_rnn_forward(const std::string& cell, const Tensor& projection, const Tensor& h0,
+                       at::IntArrayRef batch_sizes, const std::optional<Tensor>& zoneout) {
+  if (cell == "mingru") return min_rnn_forward_impl<MinGRUGates>(projection, h0, batch_sizes, zoneout);
+  TORCH_CHECK(cell == "minlstm", "rnnkit native: no min cell '", cell, "'");
+  return min_rnn_forward_impl<MinLSTMGates>(projection, h0, batch_sizes, zoneout);
+}
+
+std::tuple<Tensor, Tensor> min_rnn_backward(const std::string& cell, const Tensor& grad_h, const Tensor& projection,
+                                            const Tensor& h0, const Tensor& h, at::IntArrayRef batch_sizes,
+                                            const std::optional<Tensor>& zoneout) {
+  if (cell == "mingru") return min_rnn_backward_impl<MinGRUGates>(grad_h, projection, h0, h, batch_sizes, zoneout);
+  TORCH_CHECK(cell == "minlstm", "rnnkit native: no min cell '", cell, "'");
+  return min_rnn_backward_impl<MinLSTMGates>(grad_h, projection, h0, h, batch_sizes, zoneout);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
-  m.def("linear_scan_forward(Tensor log_a, Tensor log_b, Tensor h0) -> Tensor", &linear_scan_forward);
-  m.def("linear_scan_backward(Tensor log_a, Tensor grad_h) -> Tensor", &linear_scan_backward);
+  m.def(
+      "min_rnn_forward(str cell, Tensor projection, Tensor h0, int[] batch_sizes, Tensor? zoneout) -> Tensor",
+      &min_rnn_forward);
+  m.def(
+      "min_rnn_backward(str cell, Tensor grad_h, Tensor projection, Tensor h0, Tensor h, int[] batch_sizes, "
+      "Tensor? zoneout) -> (Tensor, Tensor)",
+      &min_rnn_backward);
   m.def(
       "indrnn_forward(Tensor pre, Tensor u, Tensor h0, int[] batch_sizes, bool relu, Tensor? zoneout, "
       "Tensor? mask) -> (Tensor, Tensor)",

@@ -1,5 +1,8 @@
 // The extended engine's loops (rnnkit/bptt/extended.py documents the math): any cell of
-// zoo_cells.h, from input gates computed outside, with zoneout and recurrent dropout.
+// zoo_cells.h, with zoneout and recurrent dropout. The input gates are formed inside, a
+// step of the thread's rows at a time (input.h), and so is dL/dx, as in the plain loops;
+// or, for cells whose input side is more than a product (layer norm), they come in
+// computed (no W_ih) and dL/d gates_x goes out.
 //
 // The team (team.h) splits the batch rows only: layer norm needs every unit of a row,
 // and rows never wait for each other. Per step, each thread forms its rows' recurrent
@@ -42,15 +45,39 @@ In<T> pointers(const std::vector<Tensor>& tensors) {
   return out;
 }
 
+// The team's split: by batch rows, every unit (layer norm needs a whole row).
+inline Split rows_of(int64_t B, int64_t H, int64_t rank, int64_t threads) {
+  return {share_of(B, rank, threads, 1), {0, H}, true, rank, threads};
+}
+
+// The thread's input gates of step t, row r at (r - rows.begin) * G: formed from x when
+// W_ih is given (input.h), else read from x, which then holds them (T, B, G).
+template <typename T>
+struct InputGates {
+  std::optional<InputShare<T>> share;
+  const T* given;
+  int64_t B, G;
+  T* step(int64_t t, const Share& rows, T* copy) {
+    if (share) return share->step(t);
+    std::copy_n(given + (t * B + rows.begin) * G, rows.size() * G, copy);
+    return copy;
+  }
+};
+
 template <typename T, typename Cell>
-void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gx, const T* w_hh, const T* b_hh, const In<T>& params,
-                   const In<T>& state0, at::IntArrayRef batch_sizes, const Zoneout<T>& zoneout, const T* mask,
-                   int64_t zoned, const Out<T>& states, T* saved) {
+void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, const T* w_ih, const T* b_ih,
+                   const T* w_hh, const T* b_hh, const In<T>& params, const In<T>& state0,
+                   at::IntArrayRef batch_sizes, const Zoneout<T>& zoneout, const T* mask, int64_t zoned,
+                   const Out<T>& states, T* saved) {
   constexpr int64_t S = Cell::states;
   const int64_t G = Cell::gates * H, width = Cell::saved_width(H);
-  run_team(team_size(B * G * H), [&](int64_t rank, int64_t threads) {
-    const Share rows = share_of(B, rank, threads, 1);
+  run_team(team_size(B * G * (H + I)), [&](int64_t rank, int64_t threads) {
+    const Split split = rows_of(B, H, rank, threads);
+    const Share rows = split.rows;
     const PackedB<T> wh = pack_units(w_hh, H, H, Cell::gates, Share{0, H});
+    InputGates<T> input{w_ih ? std::optional(InputShare<T>(x, steps, B, I, w_ih, H, Cell::gates, split)) : std::nullopt,
+                        x, B, G};
+    std::vector<T> gx_copy(w_ih ? 0 : rows.size() * G);
     std::vector<T> gh(rows.size() * G), h_in(mask ? rows.size() * H : 0), work(2 * width);
     In<T> prev(S);
     Out<T> next(S);
@@ -64,17 +91,22 @@ void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gx, const T* w_
         h = h_in.data();
       }
       product(end - rows.begin, h, H, wh, gh.data(), G, /*accumulate=*/false);
+      T* gx_rows = input.step(t, rows, gx_copy.data());
       for (int64_t r = rows.begin; r < end; ++r) {
         T* g = gh.data() + (r - rows.begin) * G;
+        T* gx = gx_rows + (r - rows.begin) * G;
         if (b_hh) {
           for (int64_t k = 0; k < G; ++k) g[k] += b_hh[k];
+        }
+        if (b_ih) {
+          for (int64_t k = 0; k < G; ++k) gx[k] += b_ih[k];
         }
         for (int64_t k = 0; k < S; ++k) {
           prev[k] = previous(k) + r * H;
           next[k] = states[k] + (t * B + r) * H;
         }
         T* s = saved ? saved + (t * B + r) * width : work.data() + width;
-        Cell::template forward<T>(H, params, gx + (t * B + r) * G, g, prev, next, s, work.data());
+        Cell::template forward<T>(H, params, gx, g, prev, next, s, work.data());
         if (!zoneout.on) continue;
         for (int64_t k = 0; k < zoned; ++k) {
           for_lanes<T>(H, [&](int64_t j, int64_t n) {
@@ -91,15 +123,18 @@ void forward_steps(int64_t steps, int64_t B, int64_t H, const T* gx, const T* w_
 // carry[k] holds dL/d(state entry k) of every row, running; d_params_all (threads, sum of
 // the params' sizes) one row per thread, summed by the caller.
 template <typename T, typename Cell>
-void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const In<T>& state0, const In<T>& states,
-                    const T* saved, const T* w_hh, const In<T>& params, const std::vector<int64_t>& param_sizes,
-                    at::IntArrayRef batch_sizes, const Zoneout<T>& zoneout, const T* mask, int64_t zoned,
-                    const Out<T>& carry, T* d_gates_x, T* d_gates_h, T* d_h_all, T* d_params_all, int64_t param_total) {
+void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* grad_y, const In<T>& state0,
+                    const In<T>& states, const T* saved, const T* w_ih, const T* w_hh, const In<T>& params,
+                    const std::vector<int64_t>& param_sizes, at::IntArrayRef batch_sizes, const Zoneout<T>& zoneout,
+                    const T* mask, int64_t zoned, const Out<T>& carry, T* d_gates_x, T* d_gates_h, T* d_h_all,
+                    T* d_x, T* d_params_all, int64_t param_total) {
   constexpr int64_t S = Cell::states;
   const int64_t G = Cell::gates * H, width = Cell::saved_width(H);
-  run_team(team_size(B * G * H), [&](int64_t rank, int64_t threads) {
-    const Share rows = share_of(B, rank, threads, 1);
+  run_team(team_size(B * G * (H + I)), [&](int64_t rank, int64_t threads) {
+    const Split split = rows_of(B, H, rank, threads);
+    const Share rows = split.rows;
     const PackedB<T> wh = pack_columns(w_hh, G, H, Share{0, H});
+    InputGradientShare<T> input(w_ih, G, I, steps, B, d_gates_x, d_x, split);
     std::vector<T> d_h(rows.size() * H), grads(S * H), direct(S * H), work(width);
     Out<T> grad(S), d_prev(S), d_params;
     for (int64_t k = 0, offset = 0; k < static_cast<int64_t>(param_sizes.size()); offset += param_sizes[k++]) {
@@ -141,6 +176,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t H, const T* grad_y, const 
       for (int64_t k = 0; k < (end - rows.begin) * H; ++k) {
         c0[k] += mask ? d_h[k] * mask[rows.begin * H + k] : d_h[k];
       }
+      input.step(t);
     }
     release_product();
   });
@@ -166,19 +202,25 @@ std::vector<Tensor> contiguous(at::TensorList tensors) {
   return out;
 }
 
-// gates_x (T, B, G) -> (the states of every step, one (T, B, H) per entry; saved).
-std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell, const Tensor& gates_x,
-                                                         const Tensor& w_hh, const std::optional<Tensor>& b_hh,
-                                                         at::TensorList params, at::TensorList state0,
-                                                         at::IntArrayRef batch_sizes,
+std::optional<Tensor> contiguous(const std::optional<Tensor>& t) {
+  return t ? std::optional<Tensor>(t->contiguous()) : std::nullopt;
+}
+
+// x (T, B, I) with w_ih (G, I), or the input gates (T, B, G) without -> (the states of
+// every step, one (T, B, H) per entry; saved).
+std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell, const Tensor& x,
+                                                         const std::optional<Tensor>& w_ih,
+                                                         const std::optional<Tensor>& b_ih, const Tensor& w_hh,
+                                                         const std::optional<Tensor>& b_hh, at::TensorList params,
+                                                         at::TensorList state0, at::IntArrayRef batch_sizes,
                                                          const std::optional<Tensor>& zoneout,
                                                          const std::optional<Tensor>& mask, int64_t zoned, bool keep) {
-  const Tensor gx = gates_x.contiguous();
+  const Tensor gx = x.contiguous();
   check_inputs(gx, batch_sizes);
-  const int64_t steps = gx.size(0), B = gx.size(1), H = state0[0].size(1);
+  const int64_t steps = gx.size(0), B = gx.size(1), H = state0[0].size(1), I = w_ih ? gx.size(2) : 0;
   const bool full = all_full(batch_sizes, B);
   const Tensor w = w_hh.contiguous();
-  const std::optional<Tensor> b = b_hh ? std::optional<Tensor>(b_hh->contiguous()) : std::nullopt;
+  const std::optional<Tensor> b = contiguous(b_hh), wi = contiguous(w_ih), bi = contiguous(b_ih);
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const std::optional<Tensor> m = mask ? std::optional<Tensor>(mask->contiguous()) : std::nullopt;
   const std::vector<Tensor> p = contiguous(params), s0 = contiguous(state0);
@@ -189,7 +231,8 @@ std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell
     Tensor saved = keep ? buffer({steps, B, Cell::saved_width(H)}, gx, full) : at::empty({0}, gx.options());
     AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "extended_forward", [&] {
       using T = scalar_t;
-      forward_steps<T, Cell>(steps, B, H, gx.data_ptr<T>(), w.data_ptr<T>(), maybe<T>(b), pointers<T>(p),
+      forward_steps<T, Cell>(steps, B, I, H, gx.data_ptr<T>(), maybe<T>(wi), maybe<T>(bi), w.data_ptr<T>(),
+                             maybe<T>(b), pointers<T>(p),
                              pointers<T>(s0), batch_sizes, zoneout_of<T>(z, B, H), maybe<T>(m), zoned,
                              [&] {
                                Out<T> out;
@@ -203,12 +246,12 @@ std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell
 }
 
 // -> (dL/d gates_x, dL/d gates_h (empty unless the cell keeps it apart), dL/d params,
-//     dL/dh of every step (if keep_dh), dL/d state0).
-std::tuple<Tensor, Tensor, std::vector<Tensor>, Tensor, std::vector<Tensor>> extended_backward(
+//     dL/dh of every step (if keep_dh), dL/d state0, dL/dx (if w_ih is given)).
+std::tuple<Tensor, Tensor, std::vector<Tensor>, Tensor, std::vector<Tensor>, Tensor> extended_backward(
     const std::string& cell, const Tensor& grad_y, at::TensorList grad_final, at::TensorList state0,
-    at::TensorList states, const Tensor& saved, const Tensor& w_hh, at::TensorList params,
-    at::IntArrayRef batch_sizes, const std::optional<Tensor>& zoneout, const std::optional<Tensor>& mask,
-    int64_t zoned, bool keep_dh) {
+    at::TensorList states, const Tensor& saved, const std::optional<Tensor>& w_ih, const Tensor& w_hh,
+    at::TensorList params, at::IntArrayRef batch_sizes, const std::optional<Tensor>& zoneout,
+    const std::optional<Tensor>& mask, int64_t zoned, bool keep_dh) {
   const Tensor gy = grad_y.contiguous();
   check_inputs(gy, batch_sizes);
   const int64_t steps = gy.size(0), B = gy.size(1), H = state0[0].size(1);
@@ -217,6 +260,8 @@ std::tuple<Tensor, Tensor, std::vector<Tensor>, Tensor, std::vector<Tensor>> ext
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const std::optional<Tensor> m = mask ? std::optional<Tensor>(mask->contiguous()) : std::nullopt;
   const std::vector<Tensor> p = contiguous(params), s0 = contiguous(state0), all = contiguous(states);
+  const std::optional<Tensor> wi = contiguous(w_ih);
+  const int64_t I = w_ih ? w_ih->size(1) : 0;
   std::vector<int64_t> sizes;
   int64_t total = 0;
   for (const Tensor& t : p) total += sizes.emplace_back(t.numel());
@@ -228,23 +273,25 @@ std::tuple<Tensor, Tensor, std::vector<Tensor>, Tensor, std::vector<Tensor>> ext
     Tensor d_gates_x = buffer({steps, B, G}, gy, full);
     Tensor d_gates_h = Cell::separate ? buffer({steps, B, G}, gy, full) : at::empty({0}, gy.options());
     Tensor d_h_all = keep_dh ? buffer({steps, B, H}, gy, full) : at::empty({0}, gy.options());
+    Tensor d_x = w_ih ? buffer({steps, B, I}, gy, full) : at::empty({0}, gy.options());
     const int64_t threads = at::get_num_threads();
     Tensor d_params_all = at::zeros({threads, total}, gy.options());
     AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "extended_backward", [&] {
       using T = scalar_t;
       Out<T> carry_p;
       for (Tensor& c : carry) carry_p.push_back(c.data_ptr<T>());
-      backward_steps<T, Cell>(steps, B, H, gy.data_ptr<T>(), pointers<T>(s0), pointers<T>(all), saved.data_ptr<T>(),
-                              w.data_ptr<T>(), pointers<T>(p), sizes, batch_sizes, zoneout_of<T>(z, B, H),
-                              maybe<T>(m), zoned, carry_p, d_gates_x.data_ptr<T>(),
+      backward_steps<T, Cell>(steps, B, I, H, gy.data_ptr<T>(), pointers<T>(s0), pointers<T>(all),
+                              saved.data_ptr<T>(), maybe<T>(wi), w.data_ptr<T>(), pointers<T>(p), sizes, batch_sizes,
+                              zoneout_of<T>(z, B, H), maybe<T>(m), zoned, carry_p, d_gates_x.data_ptr<T>(),
                               Cell::separate ? d_gates_h.data_ptr<T>() : nullptr,
-                              keep_dh ? d_h_all.data_ptr<T>() : nullptr, d_params_all.data_ptr<T>(), total);
+                              keep_dh ? d_h_all.data_ptr<T>() : nullptr, w_ih ? d_x.data_ptr<T>() : nullptr,
+                              d_params_all.data_ptr<T>(), total);
     });
     const Tensor summed = d_params_all.sum(0);
     std::vector<Tensor> d_params;
     int64_t offset = 0;
     for (size_t k = 0; k < p.size(); offset += sizes[k++]) d_params.push_back(summed.narrow(0, offset, sizes[k]).view_as(p[k]));
-    return std::make_tuple(d_gates_x, d_gates_h, d_params, d_h_all, carry);
+    return std::make_tuple(d_gates_x, d_gates_h, d_params, d_h_all, carry, d_x);
   });
 }
 
@@ -252,13 +299,13 @@ std::tuple<Tensor, Tensor, std::vector<Tensor>, Tensor, std::vector<Tensor>> ext
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "extended_forward(str cell, Tensor gates_x, Tensor w_hh, Tensor? b_hh, Tensor[] params, Tensor[] state0, "
-      "int[] batch_sizes, Tensor? zoneout, Tensor? mask, int zoned, bool keep) -> (Tensor[], Tensor)",
+      "extended_forward(str cell, Tensor x, Tensor? w_ih, Tensor? b_ih, Tensor w_hh, Tensor? b_hh, Tensor[] params, "
+      "Tensor[] state0, int[] batch_sizes, Tensor? zoneout, Tensor? mask, int zoned, bool keep) -> (Tensor[], Tensor)",
       &extended_forward);
   m.def(
       "extended_backward(str cell, Tensor grad_y, Tensor[] grad_final, Tensor[] state0, Tensor[] states, "
-      "Tensor saved, Tensor w_hh, Tensor[] params, int[] batch_sizes, Tensor? zoneout, Tensor? mask, int zoned, "
-      "bool keep_dh) -> (Tensor, Tensor, Tensor[], Tensor, Tensor[])",
+      "Tensor saved, Tensor? w_ih, Tensor w_hh, Tensor[] params, int[] batch_sizes, Tensor? zoneout, Tensor? mask, "
+      "int zoned, bool keep_dh) -> (Tensor, Tensor, Tensor[], Tensor, Tensor[], Tensor)",
       &extended_backward);
 }
 
