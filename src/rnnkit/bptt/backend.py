@@ -64,11 +64,13 @@ def loops_for(pointwise: Pointwise, x: Tensor):
     return torch_loops
 
 
-def extended_loops_for(pointwise: Pointwise, x: Tensor):
-    """The module whose loops run the extended engine (``rnnkit.bptt.extended``)."""
+def extended_loops_for(pointwise: Pointwise, x: Tensor, raw_input: bool = True):
+    """The module whose loops run the extended engine (``rnnkit.bptt.extended``). The
+    native loops form the input gates themselves, so they need x, not gates
+    (``raw_input``)."""
     from rnnkit.bptt import extended_torch_loops
 
-    if _backend == "native" and native.available():
+    if raw_input and _backend == "native" and native.available():
         from rnnkit.bptt.native import extended_loops
 
         if extended_loops.supports(pointwise, x):

@@ -74,7 +74,7 @@ class _ExtendedBPTT(torch.autograd.Function):
         params, state0 = rest[:num_params], rest[num_params:]
         steps, batch, _ = x.shape
         batch_sizes = _batch_sizes(lengths, steps, batch)
-        loops = backend.extended_loops_for(pointwise, x)
+        loops = backend.extended_loops_for(pointwise, x, w_ih is not None)
         states, saved = loops.forward_loop(
             pointwise, x, (w_ih, b_ih, w_hh, b_hh), params, state0, batch_sizes, zoneout,
             recurrent_mask, keep,

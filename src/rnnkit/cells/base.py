@@ -61,7 +61,9 @@ class Pointwise(ABC):
     separate_recurrent_grad: bool = False
     #: Zoneout acts on the first this many state entries (h, and c where there is one).
     zoneout_states: int = 1
-    #: How many leading ``params`` only ``input_gates`` uses (their gradients are autograd's).
+    #: How many leading ``params`` only ``input_gates`` uses. On the PyTorch engine such a
+    #: cell's input gates are formed under autograd, outside the loop, which then gets no
+    #: gradient for them; the native loops form them (layer norm included) themselves.
     input_params: int = 0
 
     def input_gates(

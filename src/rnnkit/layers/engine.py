@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnkit.bptt import explicit_bptt
+from rnnkit.bptt import backend, explicit_bptt, extended_torch_loops
 from rnnkit.bptt.explicit import _batch_sizes
 from rnnkit.bptt.extended import extended_bptt
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
@@ -38,7 +38,8 @@ def run_pointwise(
     if type(pointwise) in PLAIN and not params and not regularisers.in_loop(training):
         return explicit_bptt(pointwise, weights, x, state0, lengths, name)
     steps, batch, _ = x.shape
-    if pointwise.input_params:  # more than a product: all steps at once, under autograd
+    if pointwise.input_params and backend.extended_loops_for(pointwise, x) is extended_torch_loops:
+        # More than a product, which the PyTorch loops leave to autograd: all steps at once.
         x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
         weights = weights._replace(weight_ih=None, bias_ih=None)
     hidden = weights.weight_hh.shape[0] // pointwise.num_gates

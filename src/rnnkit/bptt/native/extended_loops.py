@@ -43,11 +43,12 @@ def supports(pointwise: Pointwise, x: Tensor) -> bool:
 
 
 def forward_loop(pointwise, x, weights, params, state0, batch_sizes, zoneout, recurrent_mask, keep):
-    """The input projection runs inside, a step of each thread's rows at a time."""
+    """The input gates are formed inside, a step of each thread's rows at a time, a layer
+    norm on them included: x is always the input, never gates computed outside."""
     w_ih, b_ih, w_hh, b_hh = weights
     return ops.extended_forward(
-        _name(pointwise), x, w_ih, b_ih, w_hh, b_hh, list(params[pointwise.input_params :]),
-        list(state0), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states, keep,
+        _name(pointwise), x, w_ih, b_ih, w_hh, b_hh, list(params), list(state0), batch_sizes,
+        zoneout, recurrent_mask, pointwise.zoneout_states, keep,
     )  # fmt: skip
 
 
@@ -56,17 +57,16 @@ def backward_loop(
     zoneout, recurrent_mask, keep_dh,
 ):  # fmt: skip
     """dL/dx is formed inside the loop, step by step, when ``w_ih`` is given."""
-    skipped = pointwise.input_params
     d_gates_x, d_gates_h, d_params, d_h_all, carry, d_x = ops.extended_backward(
         _name(pointwise), grad_y, list(grad_final), list(state0), list(states), saved, w_ih,
-        w_hh, list(params[skipped:]), batch_sizes, zoneout, recurrent_mask,
-        pointwise.zoneout_states, keep_dh,
+        w_hh, list(params), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states,
+        keep_dh,
     )  # fmt: skip
     return (
         d_x if w_ih is not None else None,
         d_gates_x,
         d_gates_h if pointwise.separate_recurrent_grad else d_gates_x,
-        [None] * skipped + list(d_params),
+        d_params,
         d_h_all if keep_dh else None,
         carry,
     )

@@ -1,8 +1,7 @@
 // The extended engine's loops (rnnkit/bptt/extended.py documents the math): any cell of
-// zoo_cells.h, with zoneout and recurrent dropout. The input gates are formed inside, a
-// step of the thread's rows at a time (input.h), and so is dL/dx, as in the plain loops;
-// or, for cells whose input side is more than a product (layer norm), they come in
-// computed (no W_ih) and dL/d gates_x goes out.
+// zoo_cells.h, with zoneout and recurrent dropout. The input gates x @ W_ih.T are formed
+// inside, a step of the thread's rows at a time (input.h), and so is dL/dx, as in the
+// plain loops; a cell's row struct takes them on from there (layer norm included).
 //
 // The team (team.h) splits the batch rows only: layer norm needs every unit of a row,
 // and rows never wait for each other. Per step, each thread forms its rows' recurrent
@@ -50,20 +49,6 @@ inline Split rows_of(int64_t B, int64_t H, int64_t rank, int64_t threads) {
   return {share_of(B, rank, threads, 1), {0, H}, true, rank, threads};
 }
 
-// The thread's input gates of step t, row r at (r - rows.begin) * G: formed from x when
-// W_ih is given (input.h), else read from x, which then holds them (T, B, G).
-template <typename T>
-struct InputGates {
-  std::optional<InputShare<T>> share;
-  const T* given;
-  int64_t B, G;
-  T* step(int64_t t, const Share& rows, T* copy) {
-    if (share) return share->step(t);
-    std::copy_n(given + (t * B + rows.begin) * G, rows.size() * G, copy);
-    return copy;
-  }
-};
-
 template <typename T, typename Cell>
 void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, const T* w_ih, const T* b_ih,
                    const T* w_hh, const T* b_hh, const In<T>& params, const In<T>& state0,
@@ -75,9 +60,7 @@ void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, c
     const Split split = rows_of(B, H, rank, threads);
     const Share rows = split.rows;
     const PackedB<T> wh = pack_units(w_hh, H, H, Cell::gates, Share{0, H});
-    InputGates<T> input{w_ih ? std::optional(InputShare<T>(x, steps, B, I, w_ih, H, Cell::gates, split)) : std::nullopt,
-                        x, B, G};
-    std::vector<T> gx_copy(w_ih ? 0 : rows.size() * G);
+    InputShare<T> input(x, steps, B, I, w_ih, H, Cell::gates, split);
     std::vector<T> gh(rows.size() * G), h_in(mask ? rows.size() * H : 0), work(2 * width);
     In<T> prev(S);
     Out<T> next(S);
@@ -91,7 +74,7 @@ void forward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* x, c
         h = h_in.data();
       }
       product(end - rows.begin, h, H, wh, gh.data(), G, /*accumulate=*/false);
-      T* gx_rows = input.step(t, rows, gx_copy.data());
+      T* gx_rows = input.step(t);
       for (int64_t r = rows.begin; r < end; ++r) {
         T* g = gh.data() + (r - rows.begin) * G;
         T* gx = gx_rows + (r - rows.begin) * G;
@@ -206,10 +189,8 @@ std::optional<Tensor> contiguous(const std::optional<Tensor>& t) {
   return t ? std::optional<Tensor>(t->contiguous()) : std::nullopt;
 }
 
-// x (T, B, I) with w_ih (G, I), or the input gates (T, B, G) without -> (the states of
-// every step, one (T, B, H) per entry; saved).
-std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell, const Tensor& x,
-                                                         const std::optional<Tensor>& w_ih,
+// x (T, B, I) -> (the states of every step, one (T, B, H) per entry; saved).
+std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell, const Tensor& x, const Tensor& w_ih,
                                                          const std::optional<Tensor>& b_ih, const Tensor& w_hh,
                                                          const std::optional<Tensor>& b_hh, at::TensorList params,
                                                          at::TensorList state0, at::IntArrayRef batch_sizes,
@@ -217,10 +198,10 @@ std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell
                                                          const std::optional<Tensor>& mask, int64_t zoned, bool keep) {
   const Tensor gx = x.contiguous();
   check_inputs(gx, batch_sizes);
-  const int64_t steps = gx.size(0), B = gx.size(1), H = state0[0].size(1), I = w_ih ? gx.size(2) : 0;
+  const int64_t steps = gx.size(0), B = gx.size(1), H = state0[0].size(1), I = gx.size(2);
   const bool full = all_full(batch_sizes, B);
-  const Tensor w = w_hh.contiguous();
-  const std::optional<Tensor> b = contiguous(b_hh), wi = contiguous(w_ih), bi = contiguous(b_ih);
+  const Tensor w = w_hh.contiguous(), wi = w_ih.contiguous();
+  const std::optional<Tensor> b = contiguous(b_hh), bi = contiguous(b_ih);
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const std::optional<Tensor> m = mask ? std::optional<Tensor>(mask->contiguous()) : std::nullopt;
   const std::vector<Tensor> p = contiguous(params), s0 = contiguous(state0);
@@ -231,7 +212,7 @@ std::tuple<std::vector<Tensor>, Tensor> extended_forward(const std::string& cell
     Tensor saved = keep ? buffer({steps, B, Cell::saved_width(H)}, gx, full) : at::empty({0}, gx.options());
     AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "extended_forward", [&] {
       using T = scalar_t;
-      forward_steps<T, Cell>(steps, B, I, H, gx.data_ptr<T>(), maybe<T>(wi), maybe<T>(bi), w.data_ptr<T>(),
+      forward_steps<T, Cell>(steps, B, I, H, gx.data_ptr<T>(), wi.data_ptr<T>(), maybe<T>(bi), w.data_ptr<T>(),
                              maybe<T>(b), pointers<T>(p),
                              pointers<T>(s0), batch_sizes, zoneout_of<T>(z, B, H), maybe<T>(m), zoned,
                              [&] {
@@ -299,7 +280,7 @@ std::tuple<Tensor, Tensor, std::vector<Tensor>, Tensor, std::vector<Tensor>, Ten
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "extended_forward(str cell, Tensor x, Tensor? w_ih, Tensor? b_ih, Tensor w_hh, Tensor? b_hh, Tensor[] params, "
+      "extended_forward(str cell, Tensor x, Tensor w_ih, Tensor? b_ih, Tensor w_hh, Tensor? b_hh, Tensor[] params, "
       "Tensor[] state0, int[] batch_sizes, Tensor? zoneout, Tensor? mask, int zoned, bool keep) -> (Tensor[], Tensor)",
       &extended_forward);
   m.def(

@@ -3,7 +3,7 @@
 // equations. A struct works on one batch row, all H units:
 //
 //   forward(H, params, gx, gh, prev, next, saved, work)
-//     gx, gh: the row's input and recurrent gates (G = gates * H; gh may be overwritten);
+//     gx, gh: the row's input and recurrent gates (G = gates * H; either may be overwritten);
 //     prev / next: the state entries (each H wide) before and after the step;
 //     saved: saved_width(H) values for backward; work: scratch of that size.
 //   backward(H, params, grad, saved, prev, d_gx, d_gh, d_prev, d_params, work)
@@ -99,7 +99,7 @@ struct LSTMRow {
   static int64_t saved_width(int64_t H) { return 5 * H; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>&, const T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
+  static void forward(int64_t H, const In<T>&, T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       auto a = [&](int64_t g) { return at(gx, g * H, j, n) + at(gh, g * H, j, n); };
       const Vec<T> i = sigmoid(a(0)), f = sigmoid(a(1)), g = tanh(a(2)), o = sigmoid(a(3));
@@ -134,7 +134,7 @@ struct GRURow {
   static int64_t saved_width(int64_t H) { return 4 * H; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>&, const T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
+  static void forward(int64_t H, const In<T>&, T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> r = sigmoid(at(gx, 0, j, n) + at(gh, 0, j, n));
       const Vec<T> z = sigmoid(at(gx, H, j, n) + at(gh, H, j, n));
@@ -171,7 +171,7 @@ struct ElmanRow {
   static int64_t saved_width(int64_t H) { return H; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>&, const T* gx, T* gh, const In<T>&, const Out<T>& next, T* s, T*) {
+  static void forward(int64_t H, const In<T>&, T* gx, T* gh, const In<T>&, const Out<T>& next, T* s, T*) {
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> a = at(gx, 0, j, n) + at(gh, 0, j, n);
       const Vec<T> h = Relu ? at::vec::maximum(a, Vec<T>(T(0))) : tanh(a);
@@ -200,7 +200,7 @@ struct PeepholeLSTMRow {
   static int64_t saved_width(int64_t H) { return 6 * H; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>& p, const T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
+  static void forward(int64_t H, const In<T>& p, T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       auto a = [&](int64_t g) { return at(gx, g * H, j, n) + at(gh, g * H, j, n); };
       const Vec<T> cp = at(prev[1], 0, j, n);
@@ -245,7 +245,7 @@ struct SLSTMRow {
   static int64_t saved_width(int64_t H) { return 7 * H; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>&, const T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
+  static void forward(int64_t H, const In<T>&, T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s, T*) {
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       auto a = [&](int64_t g) { return at(gx, g * H, j, n) + at(gh, g * H, j, n); };
       const Vec<T> i_pre = a(0), f_pre = a(1), m_prev = at(prev[3], 0, j, n);
@@ -286,25 +286,28 @@ struct SLSTMRow {
   }
 };
 
-// params (the loop's): g_hh, b_hh (4H), g_c, b_c (H). Saved: i f g o tanh(LN c) (5H),
-// LN_hh's v_hat (4H), LN_c's v_hat (H), the two rstd.
+// params: g_ih, b_ih, g_hh, b_hh (4H), g_c, b_c (H), as rnnkit.cells.LayerNormLSTMCell.
+// Saved: i f g o tanh(LN c) (5H), the v_hat of LN_hh (4H), of LN_c (H) and of LN_ih
+// (4H), then the three rstd.
 struct LayerNormLSTMRow {
   static constexpr int gates = 4, states = 2;
   static constexpr bool separate = true;
-  static int64_t saved_width(int64_t H) { return 10 * H + 2; }
+  static int64_t saved_width(int64_t H) { return 14 * H + 3; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>& p, const T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s,
+  static void forward(int64_t H, const In<T>& p, T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s,
                       T* work) {
     const int64_t G = 4 * H;
-    s[10 * H] = normalize_row(G, gh, p[0], p[1], gh, s + 5 * H);
+    T* rstd = s + 14 * H;
+    rstd[2] = normalize_row(G, gx, p[0], p[1], gx, s + 10 * H);
+    rstd[0] = normalize_row(G, gh, p[2], p[3], gh, s + 5 * H);
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       auto a = [&](int64_t g) { return at(gx, g * H, j, n) + at(gh, g * H, j, n); };
       const Vec<T> i = sigmoid(a(0)), f = sigmoid(a(1)), g = tanh(a(2)), o = sigmoid(a(3));
       store(f * at(prev[1], 0, j, n) + i * g, next[1] + j, n);
       store_blocks(s, H, j, n, i, f, g, o);
     });
-    s[10 * H + 1] = normalize_row(H, next[1], p[2], p[3], work, s + 9 * H);
+    rstd[1] = normalize_row(H, next[1], p[4], p[5], work, s + 9 * H);
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> tc = tanh(at(work, 0, j, n));
       store(tc, s + 4 * H + j, n);
@@ -316,11 +319,12 @@ struct LayerNormLSTMRow {
   static void backward(int64_t H, const In<T>& p, const Out<T>& grad, const T* s, const In<T>& prev, T* dgx, T* dgh,
                        const Out<T>& d_prev, const Out<T>& d_params, T* work) {
     const Vec<T> one(T(1));
+    const T* rstd = s + 14 * H;
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> tc = at(s, 4 * H, j, n);
       store(at(grad[0], 0, j, n) * at(s, 3 * H, j, n) * (one - tc * tc), work + j, n);
     });
-    normalize_row_backward(H, work, s + 9 * H, s[10 * H + 1], p[2], work, d_params[2], d_params[3]);
+    normalize_row_backward(H, work, s + 9 * H, rstd[1], p[4], work, d_params[4], d_params[5]);
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> i = at(s, 0, j, n), f = at(s, H, j, n), g = at(s, 2 * H, j, n), o = at(s, 3 * H, j, n);
       const Vec<T> tc = at(s, 4 * H, j, n), dh = at(grad[0], 0, j, n);
@@ -332,20 +336,24 @@ struct LayerNormLSTMRow {
       store(Vec<T>(T(0)), d_prev[0] + j, n);
       store(dc * f, d_prev[1] + j, n);
     });
-    normalize_row_backward(4 * H, dgx, s + 5 * H, s[10 * H], p[0], dgh, d_params[0], d_params[1]);
+    // dgx holds dL/da: through LN_hh to dL/d gates_h, then (in place) through LN_ih.
+    normalize_row_backward(4 * H, dgx, s + 5 * H, rstd[0], p[2], dgh, d_params[2], d_params[3]);
+    normalize_row_backward(4 * H, dgx, s + 10 * H, rstd[2], p[0], dgx, d_params[0], d_params[1]);
   }
 };
 
-// params (the loop's): g_hh, b_hh (3H). Saved: r z n a_n (4H), LN_hh's v_hat (3H), rstd.
+// params: g_ih, b_ih, g_hh, b_hh (3H). Saved: r z n a_n (4H), the v_hat of LN_hh (3H) and
+// of LN_ih (3H), the two rstd.
 struct LayerNormGRURow {
   static constexpr int gates = 3, states = 1;
   static constexpr bool separate = true;
-  static int64_t saved_width(int64_t H) { return 7 * H + 1; }
+  static int64_t saved_width(int64_t H) { return 10 * H + 2; }
 
   template <typename T>
-  static void forward(int64_t H, const In<T>& p, const T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s,
+  static void forward(int64_t H, const In<T>& p, T* gx, T* gh, const In<T>& prev, const Out<T>& next, T* s,
                       T* work) {
-    s[7 * H] = normalize_row(3 * H, gh, p[0], p[1], gh, s + 4 * H);
+    s[10 * H + 1] = normalize_row(3 * H, gx, p[0], p[1], gx, s + 7 * H);
+    s[10 * H] = normalize_row(3 * H, gh, p[2], p[3], gh, s + 4 * H);
     GRURow::forward<T>(H, p, gx, gh, prev, next, s, work);
   }
 
@@ -353,7 +361,8 @@ struct LayerNormGRURow {
   static void backward(int64_t H, const In<T>& p, const Out<T>& grad, const T* s, const In<T>& prev, T* dgx, T* dgh,
                        const Out<T>& d_prev, const Out<T>& d_params, T* work) {
     GRURow::backward<T>(H, p, grad, s, prev, dgx, dgh, d_prev, d_params, work);
-    normalize_row_backward(3 * H, dgh, s + 4 * H, s[7 * H], p[0], dgh, d_params[0], d_params[1]);
+    normalize_row_backward(3 * H, dgh, s + 4 * H, s[10 * H], p[2], dgh, d_params[2], d_params[3]);
+    normalize_row_backward(3 * H, dgx, s + 7 * H, s[10 * H + 1], p[0], dgx, d_params[0], d_params[1]);
   }
 };
 
