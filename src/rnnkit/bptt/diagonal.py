@@ -40,11 +40,11 @@ def indrnn_scan(
     relu: bool,
     zoneout: Tensor | None = None,
     recurrent_mask: Tensor | None = None,
-) -> Tensor:
-    """h (T, B, H) of h_t = act(pre_t + u * (h_{t-1} * recurrent_mask)), then zoneout
-    h_t = z_t * h_{t-1} + (1 - z_t) * h_t; only the first ``batch_sizes[t]`` rows run at
-    step t (a finished row keeps its state and reads 0 in h). ``zoneout`` is (T, B, H) or
-    a 0-d tensor (its expectation, at inference)."""
+) -> tuple[Tensor, Tensor]:
+    """(h (T, B, H), final state (B, H)) of h_t = act(pre_t + u * (h_{t-1} * recurrent_mask)),
+    then zoneout h_t = z_t * h_{t-1} + (1 - z_t) * h_t; only the first ``batch_sizes[t]``
+    rows run at step t (a finished row keeps its state and reads 0 in h). ``zoneout`` is
+    (T, B, H) or a 0-d tensor (its expectation, at inference)."""
     return _IndRNNScan.apply(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
 
 
@@ -54,7 +54,8 @@ def fused_min_scan(
     """A whole minGRU/minLSTM layer (``cell`` = "mingru" or "minlstm") from its input
     projection (T, B, 2H or 3H) in one native pass per direction -- gates, zoneout and
     the sequential scan -- or None where the native engine does not run (the caller then
-    takes the log-space scan). -> h (T, B, H), 0 past each sequence's end."""
+    takes the log-space scan). -> (h (T, B, H), 0 past each sequence's end; final state).
+    The final state is an output of its own, so its gradient costs no (T, B, H) tensor."""
     if not getattr(backend.diagonal_loops_for(projection), "fuses_min_cells", False):
         return None
     return _FusedMinScan.apply(cell, projection, h0, batch_sizes, zoneout)
@@ -64,17 +65,17 @@ class _FusedMinScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, cell, projection, h0, batch_sizes, zoneout):
         ops = torch.ops.rnnkit
-        h = ops.min_rnn_forward(cell, projection, h0, batch_sizes, zoneout)
+        h, final = ops.min_rnn_forward(cell, projection, h0, batch_sizes, zoneout)
         ctx.cell, ctx.batch_sizes = cell, batch_sizes
         ctx.save_for_backward(projection, h0, h, zoneout)
-        return h
+        return h, final
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_h):
+    def backward(ctx, grad_h, grad_final):
         projection, h0, h, zoneout = ctx.saved_tensors
         d_projection, d_h0 = torch.ops.rnnkit.min_rnn_backward(
-            ctx.cell, grad_h.contiguous(), projection, h0, h, ctx.batch_sizes, zoneout
+            ctx.cell, grad_h.contiguous(), grad_final, projection, h0, h, ctx.batch_sizes, zoneout
         )
         return None, d_projection, d_h0, None, None
 
@@ -121,18 +122,19 @@ class _IndRNNScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
         loops = backend.diagonal_loops_for(pre)
-        h, act = loops.indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
+        h, act, final = loops.indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
         ctx.loops, ctx.batch_sizes, ctx.relu = loops, batch_sizes, relu
         ctx.save_for_backward(u, h0, h, act, zoneout, recurrent_mask)
-        return h
+        return h, final
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_h):
+    def backward(ctx, grad_h, grad_final):
         u, h0, h, act, zoneout, recurrent_mask = ctx.saved_tensors
         d_pre, d_h0 = ctx.loops.indrnn_backward(
-            grad_h.contiguous(), u, act, ctx.batch_sizes, ctx.relu, zoneout, recurrent_mask
-        )
+            grad_h.contiguous(), grad_final, u, act, ctx.batch_sizes, ctx.relu, zoneout,
+            recurrent_mask,
+        )  # fmt: skip
         h_in = torch.cat((h0.unsqueeze(0), h[:-1]))
         if recurrent_mask is not None:
             h_in = h_in * recurrent_mask
@@ -147,8 +149,8 @@ def _zoneout_at(zoneout: Tensor | None, t: int, rows: int) -> Tensor | None:
 
 
 def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
-    """-> (h (T, B, H), act (T, B, H): act(...) before zoneout, for act')."""
-    h, act = torch.zeros_like(pre), torch.zeros_like(pre)
+    """-> (h (T, B, H), act (T, B, H): act(...) before zoneout, for act'; final state)."""
+    h, act, final = torch.zeros_like(pre), torch.zeros_like(pre), h0.clone()
     for t, rows in enumerate(batch_sizes):
         prev = h0[:rows] if t == 0 else h[t - 1, :rows]
         h_in = prev if recurrent_mask is None else prev * recurrent_mask[:rows]
@@ -156,14 +158,14 @@ def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
         a = torch.relu(a) if relu else torch.tanh(a)
         act[t, :rows] = a
         z = _zoneout_at(zoneout, t, rows)
-        h[t, :rows] = a if z is None else a + z * (prev - a)
-    return h, act
+        h[t, :rows] = final[:rows] = a if z is None else a + z * (prev - a)
+    return h, act, final
 
 
-def indrnn_backward(grad_h, u, act, batch_sizes, relu, zoneout, recurrent_mask):
-    """-> (dL/d pre (T, B, H), dL/dh0)."""
+def indrnn_backward(grad_h, grad_final, u, act, batch_sizes, relu, zoneout, recurrent_mask):
+    """-> (dL/d pre (T, B, H), dL/dh0); a row's dL/d(final state) joins at its last step."""
     d_pre = torch.zeros_like(grad_h)
-    carry = torch.zeros_like(grad_h[0])
+    carry = grad_final.clone()
     for t in reversed(range(len(batch_sizes))):
         rows = batch_sizes[t]
         dh = carry[:rows] + grad_h[t, :rows]

@@ -109,7 +109,8 @@ class RecurrentCell(nn.Module):
     #: recurrent dropout or weight drop to act on.
     has_recurrent_weights: bool = True
     #: Cells with an element-wise recurrence run a whole sequence themselves:
-    #: ``sequence(x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask) -> h (T, B, H)``.
+    #: ``sequence(x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask)``
+    #: ``-> (h (T, B, H), final h (B, H))``.
     sequence: Any = None
 
     def __init__(self, input_size: int, hidden_size: int) -> None:

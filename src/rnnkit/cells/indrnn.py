@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn.functional import linear
 
 from rnnkit.bptt.diagonal import indrnn_scan
+from rnnkit.bptt.projection import project
 from rnnkit.cells.base import RecurrentCell, masked
 from rnnkit.cells.elman import NONLINEARITIES
 
@@ -64,8 +65,8 @@ class IndRNNCell(RecurrentCell):
 
     def sequence(self, x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask):
         """Every step at once: the input projection as one GEMM, then the element-wise
-        recurrence (``rnnkit.bptt.diagonal.indrnn_scan``). -> h (T, B, H)."""
-        pre = linear(x, self.weight_ih, self.bias_ih)
+        recurrence (``rnnkit.bptt.diagonal.indrnn_scan``). -> (h (T, B, H), final h)."""
+        pre = project(x, self.weight_ih, self.bias_ih)
         relu = self.nonlinearity == "relu"
         return indrnn_scan(pre, weight_hh, state0[0], batch_sizes, relu, zoneout, recurrent_mask)
 

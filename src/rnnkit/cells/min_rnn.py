@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn.functional import linear, softplus
 
 from rnnkit.bptt.diagonal import fused_min_scan, linear_scan
+from rnnkit.bptt.projection import project
 from rnnkit.cells.base import RecurrentCell
 
 
@@ -71,19 +72,21 @@ class _MinCell(RecurrentCell):
     def sequence(self, x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask):
         """The parallel mode: every step at once (``rnnkit.bptt.diagonal.linear_scan``; on
         the native engine, one fused pass). A finished sequence keeps its state: a = 1,
-        b = 0 past its end. -> h (T, B, H)."""
-        projection = linear(x, self.weight_ih, self.bias_ih)
+        b = 0 past its end. -> (h (T, B, H), final h)."""
+        projection = project(x, self.weight_ih, self.bias_ih)
         fused = fused_min_scan(self.kind, projection, state0[0], batch_sizes, zoneout)
         if fused is not None:
             return fused
         log_a, log_b = with_zoneout(*self.coefficients(projection), zoneout)
-        if any(rows < x.shape[1] for rows in batch_sizes):
-            counts = torch.as_tensor(batch_sizes, device=x.device)
-            running = (torch.arange(x.shape[1], device=x.device) < counts.unsqueeze(1))[..., None]
-            log_a = torch.where(running, log_a, 0.0)
-            log_b = torch.where(running, log_b, float("-inf"))
-            return linear_scan(log_a, log_b, state0[0]) * running
-        return linear_scan(log_a, log_b, state0[0])
+        if all(rows == x.shape[1] for rows in batch_sizes):
+            h = linear_scan(log_a, log_b, state0[0])
+            return h, h[-1]
+        counts = torch.as_tensor(batch_sizes, device=x.device)
+        running = (torch.arange(x.shape[1], device=x.device) < counts.unsqueeze(1))[..., None]
+        log_a = torch.where(running, log_a, 0.0)
+        log_b = torch.where(running, log_b, float("-inf"))
+        h = linear_scan(log_a, log_b, state0[0])
+        return h * running, h[-1]  # past its end a row keeps its state: h[-1] is its last
 
 
 class MinGRUCell(_MinCell):

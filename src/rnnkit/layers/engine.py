@@ -61,11 +61,8 @@ def run_sequence_cell(
     u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None
     zoneout = regularisers.zoneout_mask(steps, batch, cell.hidden_size, x, training)
     mask = regularisers.recurrent_mask(batch, cell.hidden_size, x, training)
-    h = cell.sequence(x, state0, _batch_sizes(lengths, steps, batch), u, zoneout, mask)
-    if lengths is None:
-        return h, (h[-1],)
-    last = [n - 1 for n in lengths]
-    return h, (h[last, range(batch)],)
+    h, final = cell.sequence(x, state0, _batch_sizes(lengths, steps, batch), u, zoneout, mask)
+    return h, (final,)
 
 
 def check_regularisers(cell: RecurrentCell, regularisers: Regularisers) -> None:

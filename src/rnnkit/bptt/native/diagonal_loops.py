@@ -20,5 +20,7 @@ def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
     return ops.indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask)
 
 
-def indrnn_backward(grad_h, u, act, batch_sizes, relu, zoneout, recurrent_mask):
-    return ops.indrnn_backward(grad_h, u, act, batch_sizes, relu, zoneout, recurrent_mask)
+def indrnn_backward(grad_h, grad_final, u, act, batch_sizes, relu, zoneout, recurrent_mask):
+    return ops.indrnn_backward(
+        grad_h, grad_final, u, act, batch_sizes, relu, zoneout, recurrent_mask
+    )

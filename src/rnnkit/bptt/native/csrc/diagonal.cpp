@@ -56,8 +56,8 @@ inline Vec<T> activate(const Vec<T>& v, bool relu) {
   return relu ? at::vec::maximum(v, Vec<T>(T(0))) : tanh(v);
 }
 
-// -> (h, act): act(...) before zoneout, which backward reads act' from.
-std::tuple<Tensor, Tensor> indrnn_forward(const Tensor& pre, const Tensor& u, const Tensor& h0,
+// -> (h, act, final state): act(...) before zoneout, which backward reads act' from.
+std::tuple<Tensor, Tensor, Tensor> indrnn_forward(const Tensor& pre, const Tensor& u, const Tensor& h0,
                                           at::IntArrayRef batch_sizes, bool relu,
                                           const std::optional<Tensor>& zoneout, const std::optional<Tensor>& mask) {
   const Tensor p = pre.contiguous(), uc = u.contiguous(), h0c = h0.contiguous();
@@ -65,12 +65,13 @@ std::tuple<Tensor, Tensor> indrnn_forward(const Tensor& pre, const Tensor& u, co
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const std::optional<Tensor> m = mask ? std::optional<Tensor>(mask->contiguous()) : std::nullopt;
   const int64_t steps = p.size(0), B = p.size(1), H = p.size(2);
-  Tensor h = at::zeros_like(p), act = at::zeros_like(p);
+  const bool full = all_full(batch_sizes, B);
+  Tensor h = buffer(p.sizes(), p, full), act = buffer(p.sizes(), p, full), final = at::empty({B, H}, p.options());
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "indrnn_forward", [&] {
     using T = scalar_t;
     const DiagonalExtras<T> e = extras<T>(z, m, B, H);
     const T *x = p.data_ptr<T>(), *w = uc.data_ptr<T>();
-    T *out = h.data_ptr<T>(), *a_out = act.data_ptr<T>();
+    T *out = h.data_ptr<T>(), *a_out = act.data_ptr<T>(), *last = final.data_ptr<T>();
     for_rows(B, steps * H, [&](int64_t r) {
       for_lanes<T>(H, [&](int64_t j, int64_t n) {
         Vec<T> state = load(h0c.data_ptr<T>() + r * H + j, n);
@@ -82,22 +83,24 @@ std::tuple<Tensor, Tensor> indrnn_forward(const Tensor& pre, const Tensor& u, co
           state = e.zoned ? a + e.z(t, r, j, n) * (state - a) : a;
           store(state, out + k, n);
         }
+        store(state, last + r * H + j, n);
       });
     });
   });
-  return {h, act};
+  return {h, act, final};
 }
 
-// -> (dL/d pre, dL/dh0).
-std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& u, const Tensor& act,
+// -> (dL/d pre, dL/dh0); a row's dL/d(final state) joins at its last step.
+std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& grad_final, const Tensor& u,
+                                           const Tensor& act,
                                            at::IntArrayRef batch_sizes, bool relu,
                                            const std::optional<Tensor>& zoneout, const std::optional<Tensor>& mask) {
-  const Tensor g = grad_h.contiguous(), uc = u.contiguous(), ac = act.contiguous();
+  const Tensor g = grad_h.contiguous(), gf = grad_final.contiguous(), uc = u.contiguous(), ac = act.contiguous();
   check_inputs(g, batch_sizes);
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const std::optional<Tensor> m = mask ? std::optional<Tensor>(mask->contiguous()) : std::nullopt;
   const int64_t steps = g.size(0), B = g.size(1), H = g.size(2);
-  Tensor d_pre = at::zeros_like(g), d_h0 = at::empty({B, H}, g.options());
+  Tensor d_pre = buffer(g.sizes(), g, all_full(batch_sizes, B)), d_h0 = at::empty({B, H}, g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "indrnn_backward", [&] {
     using T = scalar_t;
     const DiagonalExtras<T> e = extras<T>(z, m, B, H);
@@ -106,7 +109,7 @@ std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& u
     const Vec<T> one(T(1)), zero(T(0));
     for_rows(B, steps * H, [&](int64_t r) {
       for_lanes<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> carry(T(0));
+        Vec<T> carry = load(gf.data_ptr<T>() + r * H + j, n);
         const Vec<T> weight = load(w + j, n) * e.d(r, j, n);
         for (int64_t t = steps - 1; t >= 0; --t) {
           if (r >= batch_sizes[t]) continue;
@@ -190,13 +193,13 @@ inline void zone(const DiagonalExtras<T>& e, int64_t t, int64_t r, int64_t j, in
 }
 
 template <typename Gates>
-Tensor min_rnn_forward_impl(const Tensor& projection, const Tensor& h0, at::IntArrayRef batch_sizes,
+std::tuple<Tensor, Tensor> min_rnn_forward_impl(const Tensor& projection, const Tensor& h0, at::IntArrayRef batch_sizes,
                             const std::optional<Tensor>& zoneout) {
   const Tensor p = projection.contiguous(), h0c = h0.contiguous();
   check_inputs(p, batch_sizes);
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const int64_t steps = p.size(0), B = p.size(1), H = h0.size(1);
-  Tensor h = at::zeros({steps, B, H}, p.options());
+  Tensor h = buffer({steps, B, H}, p, all_full(batch_sizes, B)), final = at::empty({B, H}, p.options());
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "min_rnn_forward", [&] {
     using T = scalar_t;
     const DiagonalExtras<T> e = extras<T>(z, std::nullopt, B, H);
@@ -211,22 +214,25 @@ Tensor min_rnn_forward_impl(const Tensor& projection, const Tensor& h0, at::IntA
           state = a * state + b;
           store(state, out + (t * B + r) * H + j, n);
         }
+        store(state, final.data_ptr<T>() + r * H + j, n);
       });
     });
   });
-  return h;
+  return {h, final};
 }
 
 // -> (dL/d projection, dL/dh0); h holds the forward's states.
 template <typename Gates>
-std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Tensor& projection, const Tensor& h0,
+std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Tensor& grad_final,
+                                                 const Tensor& projection, const Tensor& h0,
                                                  const Tensor& h, at::IntArrayRef batch_sizes,
                                                  const std::optional<Tensor>& zoneout) {
-  const Tensor g = grad_h.contiguous(), p = projection.contiguous(), h0c = h0.contiguous(), hc = h.contiguous();
+  const Tensor g = grad_h.contiguous(), gf = grad_final.contiguous(), p = projection.contiguous();
+  const Tensor h0c = h0.contiguous(), hc = h.contiguous();
   check_inputs(g, batch_sizes);
   const std::optional<Tensor> z = zoneout ? std::optional<Tensor>(zoneout->contiguous()) : std::nullopt;
   const int64_t steps = g.size(0), B = g.size(1), H = g.size(2);
-  Tensor d_p = at::zeros_like(p), d_h0 = at::empty({B, H}, g.options());
+  Tensor d_p = buffer(p.sizes(), p, all_full(batch_sizes, B)), d_h0 = at::empty({B, H}, g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "min_rnn_backward", [&] {
     using T = scalar_t;
     const DiagonalExtras<T> e = extras<T>(z, std::nullopt, B, H);
@@ -235,7 +241,7 @@ std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Ten
     const int64_t width = Gates::blocks * H;
     for_rows(B, steps * width, [&](int64_t r) {
       for_lanes<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> carry(T(0)), a, b;
+        Vec<T> carry = load(gf.data_ptr<T>() + r * H + j, n), a, b;
         for (int64_t t = steps - 1; t >= 0; --t) {
           if (r >= batch_sizes[t]) continue;
           const T* row = proj + (t * B + r) * width;
@@ -259,38 +265,40 @@ std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Ten
   return {d_p, d_h0};
 }
 
-Tensor min_rnn_forward(const std::string& cell, const Tensor& projection, const Tensor& h0,
+std::tuple<Tensor, Tensor> min_rnn_forward(const std::string& cell, const Tensor& projection, const Tensor& h0,
                        at::IntArrayRef batch_sizes, const std::optional<Tensor>& zoneout) {
   if (cell == "mingru") return min_rnn_forward_impl<MinGRUGates>(projection, h0, batch_sizes, zoneout);
   TORCH_CHECK(cell == "minlstm", "rnnkit native: no min cell '", cell, "'");
   return min_rnn_forward_impl<MinLSTMGates>(projection, h0, batch_sizes, zoneout);
 }
 
-std::tuple<Tensor, Tensor> min_rnn_backward(const std::string& cell, const Tensor& grad_h, const Tensor& projection,
-                                            const Tensor& h0, const Tensor& h, at::IntArrayRef batch_sizes,
-                                            const std::optional<Tensor>& zoneout) {
-  if (cell == "mingru") return min_rnn_backward_impl<MinGRUGates>(grad_h, projection, h0, h, batch_sizes, zoneout);
+std::tuple<Tensor, Tensor> min_rnn_backward(const std::string& cell, const Tensor& grad_h, const Tensor& grad_final,
+                                            const Tensor& projection, const Tensor& h0, const Tensor& h,
+                                            at::IntArrayRef batch_sizes, const std::optional<Tensor>& zoneout) {
+  if (cell == "mingru") {
+    return min_rnn_backward_impl<MinGRUGates>(grad_h, grad_final, projection, h0, h, batch_sizes, zoneout);
+  }
   TORCH_CHECK(cell == "minlstm", "rnnkit native: no min cell '", cell, "'");
-  return min_rnn_backward_impl<MinLSTMGates>(grad_h, projection, h0, h, batch_sizes, zoneout);
+  return min_rnn_backward_impl<MinLSTMGates>(grad_h, grad_final, projection, h0, h, batch_sizes, zoneout);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
   m.def(
-      "min_rnn_forward(str cell, Tensor projection, Tensor h0, int[] batch_sizes, Tensor? zoneout) -> Tensor",
+      "min_rnn_forward(str cell, Tensor projection, Tensor h0, int[] batch_sizes, Tensor? zoneout) -> (Tensor, Tensor)",
       &min_rnn_forward);
   m.def(
-      "min_rnn_backward(str cell, Tensor grad_h, Tensor projection, Tensor h0, Tensor h, int[] batch_sizes, "
-      "Tensor? zoneout) -> (Tensor, Tensor)",
+      "min_rnn_backward(str cell, Tensor grad_h, Tensor grad_final, Tensor projection, Tensor h0, Tensor h, "
+      "int[] batch_sizes, Tensor? zoneout) -> (Tensor, Tensor)",
       &min_rnn_backward);
   m.def(
       "indrnn_forward(Tensor pre, Tensor u, Tensor h0, int[] batch_sizes, bool relu, Tensor? zoneout, "
-      "Tensor? mask) -> (Tensor, Tensor)",
+      "Tensor? mask) -> (Tensor, Tensor, Tensor)",
       &indrnn_forward);
   m.def(
-      "indrnn_backward(Tensor grad_h, Tensor u, Tensor act, int[] batch_sizes, bool relu, Tensor? zoneout, "
-      "Tensor? mask) -> (Tensor, Tensor)",
+      "indrnn_backward(Tensor grad_h, Tensor grad_final, Tensor u, Tensor act, int[] batch_sizes, bool relu, "
+      "Tensor? zoneout, Tensor? mask) -> (Tensor, Tensor)",
       &indrnn_backward);
 }
 
