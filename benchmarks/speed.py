@@ -1,4 +1,5 @@
-"""CPU speed, memory and streaming latency of rnnkit.nn.{LSTM,GRU,RNN} against torch.nn.
+"""CPU speed, memory and streaming latency of rnnkit.nn.{LSTM,GRU,RNN} against torch.nn, and the
+cell zoo's training speed.
 
 One run measures, for one layer, unidirectional, float32, time-major input (T, B, I):
 
@@ -29,6 +30,9 @@ One run measures, for one layer, unidirectional, float32, time-major input (T, B
    recurrent GEMMs; the backward does twice that GEMM work) over the median training time,
    against two peak references timed in the same run: a 2048^3 float32 ``a @ b``
    (torch.mm, MKL) and oneDNN's GEMM (``torch.ops.mkldnn._linear_pointwise``).
+5. The cell zoo and the regularisers (``benchmarks/zoo.py``, which documents it): every
+   variant's training time against the same cell as a plain autograd loop and against
+   rnnkit's plain LSTM, and minGRU's parallel mode against its sequential one.
 
 Run from the repository root::
 
@@ -484,6 +488,7 @@ def parse_args() -> argparse.Namespace:
     add("--quick", action="store_true", help="smoke run: fewer repeats, first two sizes")
     add("--skip-memory", action="store_true", help="no peak-memory table (saves subprocesses)")
     add("--skip-stream", action="store_true", help="no streaming-latency table")
+    add("--skip-zoo", action="store_true", help="no cell-zoo tables (benchmarks/zoo.py)")
     add("--measure-memory", nargs=3, help=argparse.SUPPRESS)  # KIND LIB BxTxIxH, internal
     args = parser.parse_args()
     defaults = (3, 300, 3) if args.quick else (7, 2000, 10)
@@ -496,6 +501,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    import zoo  # imports this module: only once it is loaded
+
     args = parse_args()
     if args.measure_memory:  # run by peak_memory_mb, in a fresh process
         kind, lib, size = args.measure_memory
@@ -521,12 +528,15 @@ def main() -> None:
     for kind, h in tqdm(stream_cases, desc="stream", **bar):
         stream[kind, h] = stream_medians(kind, h, args.stream_calls)
 
+    zoo_lines = [] if args.skip_zoo else zoo.run(args.repeats, quick=args.quick)
+
     lines = render_header(args, load_at_start, time.perf_counter() - start)
     for kind, rows in results.items():
         lines += render_speed(kind, rows)
     lines += render_memory(memory, all_reset) if memory else []
     lines += render_stream(stream) if stream else []
     lines += render_flops(results["lstm"], peaks) if "lstm" in results else []
+    lines += zoo_lines
     text = "\n".join(lines) + "\n"
     print(text, end="")
     write_atomically(args.out, text)

@@ -205,7 +205,7 @@ class _StackedRecurrent(Module):
                 self.pointwise,
                 partial(self._weights, layer, 0),
                 tuple(s[layer] for s in state),
-                params=partial(self._params, layer, 0),
+                params=partial(self._params, layer, 0) if self.layer_norm else tuple,
                 zoneout=self.regularisers.zoneout,
             )
             for layer in range(self.num_layers)

@@ -59,7 +59,7 @@ def explicit_bptt(
     return y, tuple(state)
 
 
-def _batch_sizes(lengths: list[int] | None, steps: int, batch: int) -> list[int]:
+def running_batch_sizes(lengths: list[int] | None, steps: int, batch: int) -> list[int]:
     """b_t: how many sequences are still running at step t."""
     if lengths is None:
         return [batch] * steps
@@ -71,7 +71,7 @@ class _ExplicitBPTT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pointwise, lengths, record, keep, x, w_ih, w_hh, b_ih, b_hh, w_hr, *state0):
         steps, batch, _ = x.shape
-        batch_sizes = _batch_sizes(lengths, steps, batch)
+        batch_sizes = running_batch_sizes(lengths, steps, batch)
         loops = loops_for(pointwise, x)
         states, pre_projection, saved = loops.forward_loop(
             pointwise, x, (w_ih, w_hh, b_ih, b_hh, w_hr), state0, batch_sizes, keep

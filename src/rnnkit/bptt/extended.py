@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt import backend
-from rnnkit.bptt.explicit import _batch_sizes
+from rnnkit.bptt.explicit import running_batch_sizes
 from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.bptt.saving import load, save
 from rnnkit.cells.base import CellWeights, Pointwise
@@ -61,7 +61,6 @@ def extended_bptt(
     y, *state = _ExtendedBPTT.apply(
         pointwise, lengths, record, keep, zoneout, recurrent_mask, len(params), *tensors
     )
-
     return y, tuple(state)
 
 
@@ -73,7 +72,7 @@ class _ExtendedBPTT(torch.autograd.Function):
     ):  # fmt: skip
         params, state0 = rest[:num_params], rest[num_params:]
         steps, batch, _ = x.shape
-        batch_sizes = _batch_sizes(lengths, steps, batch)
+        batch_sizes = running_batch_sizes(lengths, steps, batch)
         loops = backend.extended_loops_for(pointwise, x, w_ih is not None)
         states, saved = loops.forward_loop(
             pointwise, x, (w_ih, b_ih, w_hh, b_hh), params, state0, batch_sizes, zoneout,
@@ -84,14 +83,8 @@ class _ExtendedBPTT(torch.autograd.Function):
         else:
             last = torch.as_tensor(lengths, device=x.device) - 1
             final = [s[last, torch.arange(batch, device=x.device)] for s in states]
-        ctx.pointwise, ctx.loops, ctx.record, ctx.batch_sizes = (
-            pointwise,
-            loops,
-            record,
-            batch_sizes,
-        )
-        ctx.num_params = num_params
-        ctx.has_bias = b_ih is not None
+        ctx.pointwise, ctx.loops, ctx.record = pointwise, loops, record
+        ctx.batch_sizes, ctx.num_params, ctx.has_bias = batch_sizes, num_params, b_ih is not None
         save(ctx, (x, w_ih, w_hh, zoneout, recurrent_mask, *params, *state0), (states, saved))
         return (states[0], *final)
 

@@ -72,7 +72,7 @@ class Stepper:
             buffer.copy_(value)
 
     def _prepare(self, loops, weights: CellWeights, params: tuple[Tensor, ...]) -> tuple:
-        tensors = (*weights, *params)
+        tensors = (*weights, *params) if params else weights
         key = (loops, *map(id, tensors), _versions(tensors))
         if key != self._prepared_for:
             self._prepared = loops.prepare_step(self.pointwise, weights, params)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from rnnkit.bptt import backend, explicit_bptt, extended_torch_loops
-from rnnkit.bptt.explicit import _batch_sizes
+from rnnkit.bptt.explicit import running_batch_sizes
 from rnnkit.bptt.extended import extended_bptt
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 from rnnkit.cells.base import RecurrentCell
@@ -61,7 +61,7 @@ def run_sequence_cell(
     u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None
     zoneout = regularisers.zoneout_mask(steps, batch, cell.hidden_size, x, training)
     mask = regularisers.recurrent_mask(batch, cell.hidden_size, x, training)
-    h, final = cell.sequence(x, state0, _batch_sizes(lengths, steps, batch), u, zoneout, mask)
+    h, final = cell.sequence(x, state0, running_batch_sizes(lengths, steps, batch), u, zoneout, mask)
     return h, (final,)
 
 
