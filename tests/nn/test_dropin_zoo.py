@@ -43,10 +43,14 @@ def test_layer_norm_dropin_matches_the_cell(kind, bidirectional):
     assert all(p.grad is not None for p in module.parameters())
 
 
-def test_layer_norm_dropin_names_its_parameters():
-    keys = set(rnnkit.nn.LSTM(3, 5, layer_norm=True).state_dict())
+def test_layer_norm_dropin_names_and_initialises_its_parameters():
+    lstm = rnnkit.nn.LSTM(3, 5, layer_norm=True)
+    keys = set(lstm.state_dict())
     assert {"weight_ih_l0", "weight_hh_l0", "ln_ih_weight_l0", "ln_c_bias_l0"} <= keys
     assert "bias_ih_l0" not in keys
+    assert torch.equal(lstm.ln_hh_weight_l0, torch.ones(20))  # as torch.nn.LayerNorm starts
+    assert torch.equal(lstm.ln_c_bias_l0, torch.zeros(5))
+    assert lstm.weight_hh_l0.abs().max() <= 1 / 5**0.5 and lstm.weight_hh_l0.std() > 0
 
 
 def test_regularised_dropin_keeps_torch_names_and_matches_recurrent_in_eval():
