@@ -1,10 +1,12 @@
 """rnnkit: recurrent neural networks on PyTorch, trained by explicit backpropagation
 through time.
 
-* ``rnnkit.cells``: one time step of each cell family (``ElmanCell``, ``LSTMCell``, ``GRUCell``).
+* ``rnnkit.cells``: one time step of each cell family (``ElmanCell``, ``LSTMCell``, ``GRUCell``
+  and the zoo: layer-norm LSTM/GRU, peephole LSTM, IndRNN, sLSTM, minGRU, minLSTM).
 * ``rnnkit.bptt``: the engine (explicit BPTT on native C++ or PyTorch loops, autograd
   unroll, gradient-flow recording, the streaming step).
-* ``rnnkit.layers``: ``Recurrent(cell)``, ``Bidirectional``, ``Stacked``, ``layer.stream()``.
+* ``rnnkit.layers``: ``Recurrent(cell)``, ``Bidirectional``, ``Stacked``, ``layer.stream()``,
+  zoneout, recurrent dropout and weight drop.
 * ``rnnkit.nn``: drop-in ``RNN``, ``LSTM``, ``GRU`` for torch.nn's.
 * ``rnnkit.train``: the training loop, checkpoints, truncated BPTT streams, diagnostics.
 """

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from rnnkit.bptt import autograd_unroll
+from rnnkit.bptt import autograd_unroll, native
 from rnnkit.cells import LSTMCell, MinGRUCell, SLSTMCell, make_cell
-from rnnkit.layers import Recurrent
-from rnnkit.layers.regularisers import Regularisers
+from rnnkit.layers import Recurrent, regularisers
+from rnnkit.layers.regularisers import Regularisers, keep_mask
 from tests.cells.zoo import ALL_FACTORIES, ZOO_FACTORIES, reference_unroll, zoned_states
 from tests.conftest import assert_close, weighted_loss
 
@@ -187,6 +187,24 @@ def test_zoneout_keeps_the_previous_state_at_its_rate():
     mask = regularisers.zoneout_mask(200, 50, 40, torch.zeros(()), training=True)
     assert set(mask.unique().tolist()) == {0.0, 1.0}
     assert abs(mask.mean().item() - 0.2) < 0.01
+
+
+@pytest.mark.parametrize("on_native", [True, False], ids=["native", "torch"])
+def test_keep_mask_is_fair_seeded_and_fresh(on_native, monkeypatch):
+    if on_native and not native.available():
+        pytest.skip("native engine unavailable")
+    monkeypatch.setattr(regularisers.native, "available", lambda: on_native)
+    like = torch.zeros((), dtype=torch.float64)
+    mask = keep_mask((301, 7, 33), 0.3, like)  # 69531 draws: not a multiple of 4
+    assert mask.shape == (301, 7, 33) and mask.dtype == torch.float64
+    assert set(mask.unique().tolist()) == {0.0, 1.0}
+    assert abs(mask.mean().item() - 0.3) < 0.01
+    assert abs(mask[..., -1].mean().item() - 0.3) < 0.03  # the tail is drawn too
+    torch.manual_seed(7)
+    again = keep_mask((301, 7, 33), 0.3, like)
+    torch.manual_seed(7)
+    assert torch.equal(keep_mask((301, 7, 33), 0.3, like), again)  # torch.manual_seed fixes it
+    assert not torch.equal(keep_mask((301, 7, 33), 0.3, like), again)  # and each call is new
 
 
 def test_recurrent_mask_is_scaled_dropout():

@@ -51,6 +51,8 @@ def test_layer_norm_dropin_names_and_initialises_its_parameters():
     assert torch.equal(lstm.ln_hh_weight_l0, torch.ones(20))  # as torch.nn.LayerNorm starts
     assert torch.equal(lstm.ln_c_bias_l0, torch.zeros(5))
     assert lstm.weight_hh_l0.abs().max() <= 1 / 5**0.5 and lstm.weight_hh_l0.std() > 0
+    cell = LayerNormLSTMCell(3, 5)
+    assert torch.equal(cell.ln_ih_weight, torch.ones(20)) and not cell.ln_c_bias.any()
 
 
 def test_regularised_dropin_keeps_torch_names_and_matches_recurrent_in_eval():

@@ -29,10 +29,10 @@ def layer_norm_shapes(names: tuple[str, ...], gates: int, hidden_size: int) -> d
 
 
 def reset_layer_norms(params: dict[str, Tensor]) -> None:
-    """Gains 1, shifts 0, as torch.nn.LayerNorm starts."""
+    """Gains (``ln_*_weight*``) 1, shifts (``ln_*_bias*``) 0, as torch.nn.LayerNorm starts."""
     with torch.no_grad():
         for name, p in params.items():
-            p.fill_(1.0 if name.endswith("weight") else 0.0)
+            p.fill_(1.0 if "_weight" in name else 0.0)
 
 
 class LayerNormLSTMPointwise(Pointwise):

@@ -61,7 +61,9 @@ def run_sequence_cell(
     u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None
     zoneout = regularisers.zoneout_mask(steps, batch, cell.hidden_size, x, training)
     mask = regularisers.recurrent_mask(batch, cell.hidden_size, x, training)
-    h, final = cell.sequence(x, state0, running_batch_sizes(lengths, steps, batch), u, zoneout, mask)
+    h, final = cell.sequence(
+        x, state0, running_batch_sizes(lengths, steps, batch), u, zoneout, mask
+    )
     return h, (final,)
 
 
