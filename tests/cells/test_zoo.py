@@ -10,7 +10,7 @@ from torch.func import functional_call
 
 from rnnkit.bptt import autograd_unroll, native
 from rnnkit.cells import LSTMCell, MinGRUCell, SLSTMCell, make_cell
-from rnnkit.layers import Recurrent, regularisers
+from rnnkit.layers import Bidirectional, Recurrent, regularisers
 from rnnkit.layers.regularisers import Regularisers, keep_mask
 from tests.cells.zoo import ALL_FACTORIES, ZOO_FACTORIES, reference_unroll, zoned_states
 from tests.conftest import assert_close, weighted_loss
@@ -245,3 +245,11 @@ def test_bad_configuration_is_a_value_error(build, message):
 def test_zoned_states_cover_h_and_c_of_lstm_cells():
     assert zoned_states(LSTMCell(2, 3)) == 2
     assert zoned_states(SLSTMCell(2, 4, heads=2)) == 1
+
+
+def test_bidirectional_takes_the_regularisers_for_both_directions():
+    layer = Bidirectional(LSTMCell(3, 4), LSTMCell(3, 4), zoneout=0.2, recurrent_dropout=0.1)
+    assert layer.forward_layer.regularisers == layer.backward_layer.regularisers
+    assert layer.backward_layer.regularisers == Regularisers(zoneout=0.2, recurrent_dropout=0.1)
+    with pytest.raises(TypeError, match="zonout"):
+        Bidirectional(LSTMCell(3, 4), LSTMCell(3, 4), zonout=0.2)

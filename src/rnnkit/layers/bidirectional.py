@@ -18,10 +18,17 @@ class Bidirectional(SequenceLayer):
 
         layer = Bidirectional(GRUCell(8, 64), GRUCell(8, 64))
         y, (state_fwd, state_bwd) = layer(x)   # y (T, B, 128)
+
+    ``regularisers`` (zoneout, recurrent_dropout, weight_drop) go to both directions,
+    each drawing its own masks.
     """
 
     def __init__(
-        self, forward_cell: RecurrentCell, backward_cell: RecurrentCell, batch_first: bool = False
+        self,
+        forward_cell: RecurrentCell,
+        backward_cell: RecurrentCell,
+        batch_first: bool = False,
+        **regularisers: float,
     ) -> None:
         super().__init__(batch_first)
         if forward_cell.input_size != backward_cell.input_size:
@@ -29,8 +36,10 @@ class Bidirectional(SequenceLayer):
                 f"backward_cell.input_size must equal forward_cell.input_size="
                 f"{forward_cell.input_size}, got {backward_cell.input_size}"
             )
-        self.forward_layer = Recurrent(forward_cell, name=type(forward_cell).__name__)
-        self.backward_layer = Recurrent(backward_cell, reverse=True)
+        self.forward_layer = Recurrent(
+            forward_cell, name=type(forward_cell).__name__, **regularisers
+        )
+        self.backward_layer = Recurrent(backward_cell, reverse=True, **regularisers)
         self.input_size = forward_cell.input_size
         self.output_size = forward_cell.output_size + backward_cell.output_size
 
