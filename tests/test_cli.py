@@ -30,7 +30,7 @@ def test_bad_arguments_are_named(args, message, capsys):
 
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("10m", 600), ("1.5h", 5400)])
 def test_durations(text, seconds):
-    from rnnkit.cli import duration
+    from rnnkit.arguments import duration
 
     assert duration(text) == seconds
 
@@ -39,7 +39,7 @@ def test_durations(text, seconds):
 def test_bad_durations_say_what_is_expected(text):
     import argparse
 
-    from rnnkit.cli import duration
+    from rnnkit.arguments import duration
 
     with pytest.raises(argparse.ArgumentTypeError, match="duration"):
         duration(text)

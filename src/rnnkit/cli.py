@@ -1,6 +1,8 @@
 """The ``rnnkit`` command line: argument parsing into calls of the library.
 
 rnnkit diagnose --cells rnn,lstm,gru --length 100 --steps 300 --out runs/diagnose
+rnnkit train adding|sentiment|charlm|seqclass ...   (the tasks: rnnkit.tasks.cli)
+rnnkit evaluate|generate|predict RUN_DIR ...
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from rnnkit.arguments import duration, positive
+from rnnkit.tasks import cli as task_commands
 from rnnkit.train.adding import CELLS
 
 
@@ -18,30 +22,6 @@ def _cells(text: str) -> tuple[str, ...]:
     if unknown or not cells:
         raise argparse.ArgumentTypeError(f"expected some of {','.join(CELLS)}, got {text!r}")
     return cells
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
-def duration(text: str) -> float:
-    """Seconds from "90", "90s", "10m", "1.5h"."""
-    number, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
-    try:
-        seconds = float(number) * _UNITS[unit]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration like 90s, 10m or 1.5h, got {text!r}"
-        ) from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
-    return seconds
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,22 +40,23 @@ def parser() -> argparse.ArgumentParser:
     )
     _add_adding_options(diagnose, "training time per cell, e.g. 30s or 10m (default: --steps only)")
     diagnose.add_argument(
-        "--steps", type=_positive, default=300, help="training steps per cell (default 300)"
+        "--steps", type=positive, default=300, help="training steps per cell (default 300)"
     )
     diagnose.add_argument(
         "--out", type=Path, default=Path("runs/diagnose"), help="output directory"
     )
     _add_train(commands)
+    task_commands.add_commands(commands)
     return main
 
 
 def _add_adding_options(command: argparse.ArgumentParser, budget_help: str) -> None:
     """The options of every command that trains on the adding problem."""
     command.add_argument(
-        "--length", type=_positive, default=100, help="sequence length (default 100)"
+        "--length", type=positive, default=100, help="sequence length (default 100)"
     )
-    command.add_argument("--hidden", type=_positive, default=64, help="hidden size (default 64)")
-    command.add_argument("--batch-size", type=_positive, default=32)
+    command.add_argument("--hidden", type=positive, default=64, help="hidden size (default 64)")
+    command.add_argument("--batch-size", type=positive, default=32)
     command.add_argument("--time-budget", type=duration, default=None, help=budget_help)
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -84,6 +65,7 @@ def _add_adding_options(command: argparse.ArgumentParser, budget_help: str) -> N
 def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train a model on a task")
     tasks = train.add_subparsers(dest="task", required=True)
+    task_commands.add_train_tasks(tasks)
     adding = tasks.add_parser(
         "adding",
         help="the adding problem: a long-range dependency, solved when predictions are within 0.04",
@@ -92,13 +74,13 @@ def _add_train(commands) -> None:
     )
     adding.add_argument("--cell", choices=tuple(CELLS), default="lstm")
     _add_adding_options(adding, "e.g. 90s, 10m, 1.5h")
-    adding.add_argument("--epochs", type=_positive, default=10)
-    adding.add_argument("--steps-per-epoch", type=_positive, default=200)
+    adding.add_argument("--epochs", type=positive, default=10)
+    adding.add_argument("--steps-per-epoch", type=positive, default=200)
     adding.add_argument("--lr", type=float, default=1e-3)
     adding.add_argument("--clip-norm", type=float, default=1.0)
-    adding.add_argument("--checkpoint-every", type=_positive, default=100, help="steps")
+    adding.add_argument("--checkpoint-every", type=positive, default=100, help="steps")
     patience_help = "stop after this many epochs without a better validation MSE"
-    adding.add_argument("--patience", type=_positive, default=None, help=patience_help)
+    adding.add_argument("--patience", type=positive, default=None, help=patience_help)
     adding.add_argument("--run-dir", type=Path, default=Path("runs/adding"))
     adding.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
 
@@ -139,8 +121,22 @@ def _train_adding(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Bad input (a file, a column, a value the task cannot use) ends with a one-line
+    error and status 2, as a bad option does; nothing has been written by then."""
     args = parser().parse_args(argv)
-    if args.command == "train":
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in ("evaluate", "generate", "predict"):
+        print(getattr(task_commands, args.command)(args))
+    elif args.command == "train" and args.task != "adding":
+        print(task_commands.train(args))
+    elif args.command == "train":
         _train_adding(args)
     elif args.command == "diagnose":
         from rnnkit.train.diagnostics import diagnose, summary

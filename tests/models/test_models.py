@@ -120,3 +120,11 @@ def test_last_pooling_is_each_directions_final_state():
     forward_state, backward_state = states[-1]
     expected = torch.cat((forward_state.h, backward_state.h), dim=1)
     torch.testing.assert_close(model.pool(y, lengths), expected)
+
+
+def test_excluded_tokens_are_never_drawn():
+    model = LanguageModel(6, embedding_dim=4, hidden=4, layers=1)
+    with torch.no_grad():
+        model.decoder.bias[0] = 50.0  # padding: by far the likeliest
+    assert set(model.generate([2], 10)) == {0}
+    assert 0 not in model.generate([2], 50, exclude=(0, 1))

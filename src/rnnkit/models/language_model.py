@@ -60,11 +60,13 @@ class LanguageModel(nn.Module):
         top_k: int | None = None,
         top_p: float | None = None,
         generator: torch.Generator | None = None,
+        exclude: tuple[int, ...] = (),
     ) -> list[int]:
         """``length`` tokens after ``prime`` (at least one), one streamed step each
         (``rnnkit.layers.stream``): the prime is read, then each sampled token is fed back.
         The distribution is softmax(logits / temperature), cut to the ``top_k`` most likely
-        tokens and/or the smallest set whose probability reaches ``top_p``."""
+        tokens and/or the smallest set whose probability reaches ``top_p``; the tokens in
+        ``exclude`` (padding, unknown) are never drawn."""
         if not prime:
             raise ValueError("prime must hold at least one token")
         if not temperature > 0:
@@ -79,7 +81,9 @@ class LanguageModel(nn.Module):
                 step(token)
             token, out = prime[-1], []
             for _ in range(length):
-                token = sample(step(token) / temperature, top_k, top_p, generator)
+                logits = step(token)
+                logits[list(exclude)] = float("-inf")
+                token = sample(logits / temperature, top_k, top_p, generator)
                 out.append(token)
             return out
         finally:

@@ -1,0 +1,135 @@
+"""The many-to-many task ``charlm``: a character-level language model trained with
+truncated BPTT over a corpus, scored in bits per character, and sampled from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.functional import cross_entropy
+
+from rnnkit.data import Tokenizer, load_data
+from rnnkit.models import LanguageModel
+from rnnkit.tasks.metrics import bits_per_token
+from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
+from rnnkit.train import TrainConfig, Trainer, stream_batches
+
+
+@dataclass
+class LanguageModelConfig:
+    data: str = "shakespeare"
+    cell: str = "lstm"
+    hidden: int = 512
+    layers: int = 2
+    embedding_dim: int = 128
+    dropout: float = 0.2
+    batch_size: int = 64
+    steps: int = 100  # truncated-BPTT length
+    lr: float = 2e-3
+    epochs: int = 1
+    time_budget: float | None = None
+    validate_chars: int = 100_000  # of the validation text, scored after every epoch
+    seed: int = 0
+
+
+def build_model(config: dict, vocab_size: int) -> LanguageModel:
+    return LanguageModel(
+        vocab_size, config["embedding_dim"], config["cell"], config["hidden"], config["layers"],
+        config["dropout"],
+    )  # fmt: skip
+
+
+def bits_per_char(
+    model: LanguageModel, ids: torch.Tensor, lanes: int = 32, steps: int = 200
+) -> float:
+    """Mean bits per character of predicting each next id, the text cut into ``lanes``
+    contiguous lanes read with the state carried (each lane starts from zero)."""
+    model.eval()
+    length = (len(ids) - 1) // lanes
+    if length < 1:
+        raise ValueError(f"the text is too short to score: {len(ids)} characters")
+    inputs = ids[: lanes * length].view(lanes, length)
+    targets = ids[1 : lanes * length + 1].view(lanes, length)
+    total, state = 0.0, None
+    with torch.no_grad():
+        for start in range(0, length, steps):
+            logits, state = model(inputs[:, start : start + steps], state)
+            chunk = targets[:, start : start + steps]
+            total += float(cross_entropy(logits.flatten(0, 1), chunk.flatten(), reduction="sum"))
+    return bits_per_token(total / targets.numel())
+
+
+def train_language_model(
+    config: LanguageModelConfig, out: Path, resume: bool, overwrite: bool, quiet: bool
+) -> str:
+    prepare_run(out, "charlm", resume, overwrite)
+    torch.manual_seed(config.seed)
+    corpus = load_data(config.data, "charlm", config.seed)
+    tokenizer = Tokenizer.fit([corpus.train], "char")
+    ids = torch.tensor(tokenizer.encode(corpus.train), dtype=torch.int64)
+    valid = torch.tensor(tokenizer.encode(corpus.valid[: config.validate_chars]), dtype=torch.int64)
+    settings = asdict(config)
+    model = build_model(settings, len(tokenizer))
+    batches = stream_batches((ids[:-1], ids[1:]), config.batch_size, config.steps)
+
+    def loss(model, batch, state):
+        x, y = batch
+        logits, state = model(x, state)
+        return cross_entropy(logits.flatten(0, 1), y.flatten()), state
+
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr, seed=config.seed,
+        quiet=quiet, checkpoint_every=200,
+    )  # fmt: skip
+    trainer = Trainer(
+        model, loss, batches, train_config, out, lambda m: bits_per_char(m, valid), carry_state=True
+    )
+    result = trainer.fit(resume=resume)
+    save_run(out, "charlm", settings, model, tokenizer, {"steps": result.steps})
+    return (
+        f"{result.steps} steps ({result.stopped}); saved to {out}\n{evaluate_language_model(out)}"
+    )
+
+
+def _load(run_dir: Path):
+    run = load_run(run_dir, ("charlm",))
+    return run, load_weights(run_dir, build_model(run["config"], len(run["tokenizer"])))
+
+
+def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:
+    """Cross-entropy and bits per character on the run's test text, or on ``data``."""
+    run, model = _load(run_dir)
+    config, tokenizer = run["config"], run["tokenizer"]
+    text = load_data(config["data"], "charlm", config["seed"]).test if data is None else None
+    if data is not None:
+        loaded = load_data(data, "charlm", config["seed"])
+        text = loaded.train + loaded.valid + loaded.test
+    ids = torch.tensor(tokenizer.encode(text), dtype=torch.int64)
+    unknown = int((ids == 1).sum())
+    bpc = bits_per_char(model, ids)
+    where = data or f"{config['data']} test text"
+    note = f"; {unknown} characters never seen in training scored as <unk>" if unknown else ""
+    nats = bpc * math.log(2)
+    return f"{where}: {len(ids)} characters, {nats:.3f} nats = {bpc:.3f} bits per character{note}"
+
+
+def generate_text(
+    run_dir: Path,
+    prime: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+) -> str:
+    """``prime`` followed by ``length`` sampled characters."""
+    run, model = _load(run_dir)
+    tokenizer = run["tokenizer"]
+    if not prime:
+        raise ValueError("--prime must hold at least one character")
+    ids = tokenizer.encode(prime, strict=True)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    new = model.generate(ids, length, temperature, top_k, top_p, generator, exclude=(0, 1))
+    return prime + tokenizer.decode(new)

@@ -1,0 +1,120 @@
+"""A trained model's directory: what task it is for, its resolved settings, its tokenizer
+and its weights, each written atomically and read without unpickling anything.
+
+    run/task.json            {"task": ..., "config": {...}, "extra": {...}}
+    run/tokenizer.json       (tasks on text)
+    run/model.safetensors    the weights (safetensors: tensors only, no code)
+    run/metrics.jsonl, run/ckpt-*.pt   the trainer's log and checkpoints
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from rnnkit.data import Tokenizer
+from rnnkit.train.files import write_atomic
+
+TASK_FILE, TOKENIZER_FILE, WEIGHTS_FILE = "task.json", "tokenizer.json", "model.safetensors"
+
+
+def prepare_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
+    """Check that ``path`` may receive a run of ``task``: new, or an existing run of the
+    same task with ``resume``, or anything with ``overwrite`` (then emptied). Nothing is
+    written or removed when the check fails."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: continue or replace")
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        if resume:
+            raise ValueError(f"--resume: {path} holds no run to continue")
+        return
+    if not path.is_dir():
+        raise ValueError(f"--out {path} is a file, not a directory")
+    if overwrite:
+        shutil.rmtree(path)
+        return
+    existing = _read_task(path) if (path / TASK_FILE).exists() else None
+    if not resume:
+        what = f"a {existing['task']} run" if existing else "files"
+        raise ValueError(
+            f"--out {path} already holds {what}: "
+            "pass --resume to continue it or --overwrite to replace it"
+        )
+    if existing and existing["task"] != task:
+        raise ValueError(f"--resume: {path} holds a {existing['task']} run, not {task}")
+
+
+def save_run(
+    path: Path,
+    task: str,
+    config: dict[str, Any],
+    model: torch.nn.Module,
+    tokenizer: Tokenizer | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if tokenizer is not None:
+        _write_json(path / TOKENIZER_FILE, tokenizer.to_dict())
+    tensors, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() not in seen:  # tied weights are stored once
+            seen.add(tensor.data_ptr())
+            tensors[name] = tensor.detach().contiguous().cpu()
+    payload = safetensors.torch.save(tensors)
+    write_atomic(path / WEIGHTS_FILE, lambda f: f.write(payload))
+    # Written last: a directory with task.json holds a whole model.
+    _write_json(path / TASK_FILE, {"task": task, "config": config, "extra": extra or {}})
+
+
+def load_run(path: Path, tasks: tuple[str, ...]) -> dict[str, Any]:
+    """The run's task.json (checked to be one of ``tasks``) plus its tokenizer, if any."""
+    if not path.is_dir():
+        raise ValueError(f"model directory {path} does not exist")
+    if not (path / TASK_FILE).exists():
+        raise ValueError(f"{path} holds no trained model ({TASK_FILE} is missing)")
+    run = _read_task(path)
+    if run["task"] not in tasks:
+        raise ValueError(
+            f"{path} holds a {run['task']} model; this command takes {' or '.join(tasks)}"
+        )
+    tokenizer = path / TOKENIZER_FILE
+    run["tokenizer"] = (
+        Tokenizer.from_dict(json.loads(tokenizer.read_text())) if tokenizer.exists() else None
+    )
+    return run
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> torch.nn.Module:
+    tensors = safetensors.torch.load((path / WEIGHTS_FILE).read_bytes())
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    absent = sorted(n for n in missing if not _is_tied(model, n))
+    if unexpected or absent:
+        raise ValueError(
+            f"{path / WEIGHTS_FILE} does not fit the model: missing {absent}, "
+            f"unexpected {sorted(unexpected)}"
+        )
+    return model.eval()
+
+
+def _is_tied(model: torch.nn.Module, name: str) -> bool:
+    target = model.state_dict()[name].data_ptr()
+    return sum(t.data_ptr() == target for t in model.state_dict().values()) > 1
+
+
+def _read_task(path: Path) -> dict[str, Any]:
+    try:
+        run = json.loads((path / TASK_FILE).read_text())
+        run["task"], run["config"]  # noqa: B018 - both must be there
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ValueError(f"{path / TASK_FILE} is damaged: not a task file rnnkit wrote") from None
+    return run
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=1).encode()
+    write_atomic(path, lambda f: f.write(text))

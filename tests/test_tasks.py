@@ -1,0 +1,171 @@
+"""The task commands end to end on tiny data: train, evaluate, predict, generate; the run
+directory; and bad input -> one line on stderr, status 2, nothing written or changed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.tasks.classify import _load
+
+SMALL = ["--hidden", "8", "--embedding-dim", "8", "--quiet", "--batch-size", "4"]
+
+
+def _run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def reviews(tmp_path):
+    good = ["great fun", "a joy", "wonderful and warm", "truly great", "so much fun"]
+    bad = ["dull", "a bore", "awful and cold", "truly awful", "so much noise"]
+    rows = [f"{t},pos" for t in good * 3] + [f"{t},neg" for t in bad * 3]
+    path = tmp_path / "reviews.csv"
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_sentiment_train_evaluate_predict(tmp_path, capsys, reviews):
+    out = tmp_path / "run"
+    status, text, _ = _run(
+        capsys, "train", "sentiment", "--data", reviews, "--epochs", "3", "--out", out, *SMALL
+    )
+    assert status == 0 and "accuracy" in text
+    assert {p.name for p in out.iterdir()} >= {
+        "task.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "metrics.jsonl",
+    }
+    assert json.loads((out / "task.json").read_text())["config"]["hidden"] == 8
+    status, text, _ = _run(capsys, "evaluate", out, "--data", reviews)
+    assert status == 0 and "30 examples" in text
+    status, text, _ = _run(
+        capsys, "predict", out, "Truly great fun", "--trace", "--plot", tmp_path / "t.png"
+    )
+    assert status == 0 and (tmp_path / "t.png").stat().st_size > 1000
+    rows = text.splitlines()[2:5]
+    assert [r.split()[0] for r in rows] == ["truly", "great", "fun"]
+    run, model = _load(out)  # the last row of the trace is the model's prediction
+    ids = torch.tensor([run["tokenizer"].encode("Truly great fun")])
+    with torch.no_grad():
+        final = model(ids).softmax(-1)[0]
+    assert [f"{float(p):.3f}" for p in final] == rows[-1].split()[1:]
+
+
+def test_an_existing_run_is_kept_unless_asked(tmp_path, capsys, reviews):
+    out = tmp_path / "run"
+    _run(capsys, "train", "sentiment", "--data", reviews, "--epochs", "1", "--out", out, *SMALL)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    status, _, err = _run(capsys, "train", "sentiment", "--data", reviews, "--out", out, *SMALL)
+    assert status == 2 and "pass --resume to continue it or --overwrite" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    status, _, err = _run(
+        capsys, "train", "charlm", "--data", reviews, "--out", out, "--resume", *SMALL
+    )
+    assert status == 2 and "a sentiment run, not charlm" in err
+    status, _, _ = _run(
+        capsys,
+        "train",
+        "sentiment",
+        "--data",
+        reviews,
+        "--epochs",
+        "1",
+        "--out",
+        out,
+        "--overwrite",
+        *SMALL,
+    )
+    assert status == 0
+
+
+def test_charlm_generates_from_a_prime_and_names_unseen_characters(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("ROMEO:\nBut soft, what light.\n\nJULIET:\nAy me.\n" * 40)
+    out = tmp_path / "lm"
+    status, text, _ = _run(
+        capsys, "train", "charlm", "--data", corpus, "--out", out, "--steps", "20", "--layers", "1",
+        "--epochs", "2", "--validate-chars", "200", *SMALL,
+    )  # fmt: skip
+    assert status == 0 and "bits per character" in text
+    status, first, _ = _run(
+        capsys, "generate", out, "--prime", "ROMEO:", "--length", "40", "--seed", "3"
+    )
+    _, again, _ = _run(
+        capsys, "generate", out, "--prime", "ROMEO:", "--length", "40", "--seed", "3"
+    )
+    assert (
+        status == 0
+        and first == again
+        and first.startswith("ROMEO:")
+        and len(first) == len("ROMEO:") + 40 + 1
+    )
+    status, _, err = _run(capsys, "generate", out, "--prime", "ROMEO: ¿Zé?")
+    assert status == 2 and "characters never seen in training: '?''Z''¿''é'" in err
+
+
+def test_seqclass_from_npz(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 9, 3)).astype(np.float32)
+    y = np.array([k % 2 for k in range(40)])
+    X[y == 1] += 2.0  # separable
+    path = tmp_path / "seq.npz"
+    np.savez(path, X=X, lengths=rng.integers(3, 10, size=40), y=y)
+    out = tmp_path / "sc"
+    status, text, _ = _run(
+        capsys, "train", "seqclass", "--data", path, "--epochs", "8", "--out", out, *SMALL
+    )
+    assert status == 0 and "accuracy" in text
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "message"),
+    [
+        ({"c.txt": ""}, ["train", "charlm", "--data", "c.txt"], "is empty"),
+        (
+            {"r.csv": "text,score\na,1\n"},
+            ["train", "sentiment", "--data", "r.csv"],
+            "no column 'label'",
+        ),
+        (
+            {"r.csv": "text,label\na,x\nb,x\n"},
+            ["train", "sentiment", "--data", "r.csv"],
+            "a single class",
+        ),
+        (
+            {"r.csv": "text,label\na,x\nb,\n"},
+            ["train", "sentiment", "--data", "r.csv"],
+            "line 3: the label",
+        ),
+        ({}, ["train", "sentiment", "--data", "missing.csv"], "does not exist"),
+        ({}, ["evaluate", "nowhere"], "model directory nowhere does not exist"),
+        ({"emptydir/keep.txt": "x"}, ["predict", "emptydir", "hi"], "holds no trained model"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, monkeypatch, files, argv, message):
+    monkeypatch.chdir(tmp_path)
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(content)
+    status, _, err = _run(capsys, *argv, *(["--out", "run", *SMALL] if argv[0] == "train" else []))
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_trains_both_models_and_traces_both_sentences(tmp_path, capsys):
+    from rnnkit.demo import main as demo
+
+    demo(["--budget", "2s", "--hidden", "8", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert "bits per character" in text and "\nROMEO:\n" in text and "accuracy" in text
+    for sentence in ("He ate the pie happily", "He ate the pie angrily"):
+        assert f"'{sentence}': P(positive) after each word" in text
+    assert text.count("\n  pie ") == 2
+    assert (tmp_path / "charlm" / "model.safetensors").exists()
