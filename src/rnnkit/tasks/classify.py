@@ -11,6 +11,7 @@ import torch
 from torch.nn.functional import cross_entropy
 
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
+from rnnkit.data.pretrained import pretrained_embeddings
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
 from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
@@ -37,6 +38,7 @@ class ClassifierConfig:
     patience: int | None = 3
     seed: int = 0
     columns: dict = field(default_factory=dict)  # --text-column and the like
+    pretrained: str | None = None  # sentiment: initial word embeddings ("minilm", 384-wide)
 
 
 def _inputs(task: str, examples, tokenizer: Tokenizer | None, scale: dict | None) -> list:
@@ -93,10 +95,18 @@ def train_classifier(
     train_x = _inputs(config.task, data.train, tokenizer, scale)
     valid_x = _inputs(config.task, data.valid, tokenizer, scale)
     settings = asdict(config)
+    if config.pretrained:
+        if config.task != "sentiment":
+            raise ValueError("--pretrained initialises word embeddings: it is for sentiment")
+        table, found = pretrained_embeddings(tokenizer.tokens, config.pretrained, config.seed)
+        settings["embedding_dim"] = table.shape[1]
     model = build_model(
         settings, len(data.classes), len(tokenizer) if tokenizer else None,
         None if tokenizer else len(scale["mean"]),
     )  # fmt: skip
+    if config.pretrained:
+        with torch.no_grad():
+            model.inputs.weight.copy_(table)  # then trained on with the rest
     valid_y = torch.tensor([y for _, y in data.valid])
 
     def loss(model, batch):
@@ -113,6 +123,8 @@ def train_classifier(
     batches = _batches(train_x, [y for _, y in data.train], config.batch_size, config.seed)
     result = Trainer(model, loss, batches, train_config, out, error_rate).fit(resume=resume)
     extra = {"classes": data.classes, "scale": scale, "steps": result.steps}
+    if config.pretrained:
+        extra["pretrained_coverage"] = found
     save_run(out, config.task, settings, model, tokenizer, extra)
     report = evaluate_classifier(out)
     return (

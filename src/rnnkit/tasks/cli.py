@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
+from rnnkit.data.pretrained import PRETRAINED
 from rnnkit.models import POOLINGS
 
 
@@ -61,6 +62,10 @@ def add_train_tasks(tasks) -> None:
     sentiment.add_argument("--text-column", default="text")
     sentiment.add_argument("--vocab-size", type=positive, default=20000)
     sentiment.add_argument("--min-freq", type=positive, default=1)
+    sentiment.add_argument(
+        "--pretrained", choices=PRETRAINED, default=None,
+        help="start the word embeddings from a pretrained model's (all-MiniLM-L6-v2, 384-wide)",
+    )  # fmt: skip
     seqclass.add_argument("--id-column", default="id", help="long-format CSV: the sequence")
     seqclass.add_argument("--time-column", default="time", help="long-format CSV: the step order")
     charlm.add_argument("--steps", type=positive, default=100, help="truncated-BPTT length")
@@ -109,7 +114,7 @@ def train(args: argparse.Namespace) -> str:
         args.pooling, args.embedding_dim, args.dropout,
         getattr(args, "vocab_size", 20000), getattr(args, "min_freq", 1), args.batch_size,
         args.lr, args.epochs, args.time_budget, args.patience, args.seed,
-        {name: getattr(args, name) for name in names},
+        {name: getattr(args, name) for name in names}, getattr(args, "pretrained", None),
     )  # fmt: skip
     return train_classifier(config, args.out, args.resume, args.overwrite, args.quiet)
 
