@@ -100,6 +100,14 @@ def _load(run_dir: Path):
 
 def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:
     """Cross-entropy and bits per character on the run's test text, or on ``data``."""
+    bpc, characters, unknown, where = score_language_model(run_dir, data)
+    note = f"; {unknown} characters never seen in training scored as <unk>" if unknown else ""
+    nats = bpc * math.log(2)
+    return f"{where}: {characters} characters, {nats:.3f} nats = {bpc:.3f} bits per character{note}"
+
+
+def score_language_model(run_dir: Path, data: str | None = None) -> tuple[float, int, int, str]:
+    """-> (bits per character, characters scored, of them unknown, what was scored)."""
     run, model = _load(run_dir)
     config, tokenizer = run["config"], run["tokenizer"]
     text = load_data(config["data"], "charlm", config["seed"]).test if data is None else None
@@ -108,11 +116,7 @@ def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:
         text = loaded.train + loaded.valid + loaded.test
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.int64)
     unknown = int((ids == 1).sum())
-    bpc = bits_per_char(model, ids)
-    where = data or f"{config['data']} test text"
-    note = f"; {unknown} characters never seen in training scored as <unk>" if unknown else ""
-    nats = bpc * math.log(2)
-    return f"{where}: {len(ids)} characters, {nats:.3f} nats = {bpc:.3f} bits per character{note}"
+    return bits_per_char(model, ids), len(ids), unknown, data or f"{config['data']} test text"
 
 
 def generate_text(

@@ -144,7 +144,16 @@ def _load(run_dir: Path, tasks=("sentiment", "seqclass")):
 
 def evaluate_classifier(run_dir: Path, data: str | None = None) -> str:
     """Accuracy, macro F1 and the confusion matrix on the run's test split, or on every
-    example of ``data``."""
+    example of ``data``, as text."""
+    scores, matrix, where, classes = score_classifier(run_dir, data)
+    return (
+        f"{where}: {int(matrix.sum())} examples, accuracy {scores['accuracy']:.2%}, "
+        f"macro F1 {scores['macro_f1']:.3f}\n{format_confusion(matrix, classes)}"
+    )
+
+
+def score_classifier(run_dir: Path, data: str | None = None):
+    """-> (scores {accuracy, macro_f1}, confusion matrix, what was scored, class names)."""
     run, model = _load(run_dir)
     config, extra = run["config"], run["extra"]
     if data is None:
@@ -164,11 +173,7 @@ def evaluate_classifier(run_dir: Path, data: str | None = None) -> str:
     inputs = _inputs(config["task"], examples, run["tokenizer"], extra["scale"])
     predicted = _predict(model, inputs)
     matrix = confusion(predicted, torch.tensor([y for _, y in examples]), len(extra["classes"]))
-    scores = classification_report(matrix)
-    return (
-        f"{where}: {len(examples)} examples, accuracy {scores['accuracy']:.2%}, "
-        f"macro F1 {scores['macro_f1']:.3f}\n{format_confusion(matrix, extra['classes'])}"
-    )
+    return classification_report(matrix), matrix, where, extra["classes"]
 
 
 def predict_text(run_dir: Path, text: str) -> tuple[list[str], list[str], torch.Tensor]:

@@ -1,0 +1,207 @@
+"""Quality per CPU-minute on the classic tasks (issue 6), rnnkit against the same model
+with torch.nn's recurrent layer, each trained for the same wall-clock budget on this CPU.
+
+Rows (budgets as the issue sets them; ``--scale 0.1`` runs a tenth of each):
+
+* MR sentence polarity (``rnnkit train sentiment --data mr``), 10 minutes: test accuracy,
+  random initial embeddings and ``--pretrained minilm``; torch.nn.LSTM, random.
+* Shakespeare characters (``rnnkit train charlm``), 15 minutes: bits per character on the
+  two held-out plays, and the curve (training loss and validation bits per character).
+* JapaneseVowels (``rnnkit train seqclass``), 30 epochs (about a minute): test accuracy.
+
+The torch.nn rows swap the model's recurrent stack for a ``torch.nn.LSTM`` of the same
+size and dropout (``TorchStack``); everything else -- data, tokenizer, batches, optimiser,
+evaluation -- is shared. Both draw the same initial weights in the same order and compute
+the same function, so step for step they learn the same: what differs is how many steps
+each fits into the budget. Writes benchmarks/results/quality.md and charlm_curve.png.
+
+    python benchmarks/quality.py                 # about an hour
+    python benchmarks/quality.py --scale 0.02    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from unittest import mock
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import table, write_atomically  # noqa: E402
+
+from rnnkit.tasks.charlm import LanguageModelConfig, score_language_model, train_language_model  # noqa: E402
+from rnnkit.tasks.classify import ClassifierConfig, score_classifier, train_classifier  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class TorchStack(nn.Module):
+    """torch.nn.LSTM/GRU/RNN behind the interface of ``rnnkit.models.recurrent_stack``."""
+
+    def __init__(self, input_size, cell="lstm", hidden=128, layers=1, bidirectional=False,
+                 dropout=0.0, cell_options=None, regularisers=None):  # fmt: skip
+        super().__init__()
+        kind = {"lstm": nn.LSTM, "gru": nn.GRU, "elman": nn.RNN}[cell]
+        between = dropout if layers > 1 else 0.0
+        self.rnn = kind(
+            input_size, hidden, layers, batch_first=True, dropout=between,
+            bidirectional=bidirectional,
+        )  # fmt: skip
+        self.output_size = hidden * (2 if bidirectional else 1)
+
+    def forward(self, x, state=None, lengths=None):
+        if lengths is None:
+            return self.rnn(x, state)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        y, state = self.rnn(packed, state)
+        return pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])[0], state
+
+
+@contextmanager
+def torch_nn_stack():
+    with (
+        mock.patch("rnnkit.models.classifier.recurrent_stack", TorchStack),
+        mock.patch("rnnkit.models.language_model.recurrent_stack", TorchStack),
+    ):
+        yield
+
+
+def run_classifier(config: ClassifierConfig, stack: str) -> dict:
+    with (
+        tempfile.TemporaryDirectory() as out,
+        torch_nn_stack() if stack == "torch.nn" else nullcontext(),
+    ):
+        start = time.perf_counter()
+        train_classifier(config, Path(out) / "run", False, False, quiet=True)
+        wall = time.perf_counter() - start
+        scores, _, _, _ = score_classifier(Path(out) / "run")
+        run = json.loads((Path(out) / "run" / "task.json").read_text())
+    return {"metric": scores["accuracy"], "wall": wall, "steps": run["extra"]["steps"]}
+
+
+def run_language_model(config: LanguageModelConfig, stack: str) -> dict:
+    with (
+        tempfile.TemporaryDirectory() as out,
+        torch_nn_stack() if stack == "torch.nn" else nullcontext(),
+    ):
+        run_dir = Path(out) / "run"
+        start = time.perf_counter()
+        train_language_model(config, run_dir, False, False, quiet=True)
+        wall = time.perf_counter() - start
+        bpc, _, _, _ = score_language_model(run_dir)
+        records = [
+            json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        ]
+        steps = json.loads((run_dir / "task.json").read_text())["extra"]["steps"]
+    curve = {
+        "train": [(r["step"], r["loss"] / 0.6931471805599453) for r in records if "loss" in r],
+        "valid": [(r["step"], r["validation"]) for r in records if "validation" in r],
+    }
+    return {"metric": bpc, "wall": wall, "steps": steps, "curve": curve}
+
+
+def plot_curves(curves: dict[str, dict], path: Path) -> None:
+    """Training loss (smoothed) and validation, in bits per character, against minutes of
+    training: steps times the run's mean time per step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for (name, curve), color in zip(curves.items(), ("tab:blue", "tab:orange"), strict=False):
+        per_step = curve["minutes_per_step"]
+        steps, loss = zip(*curve["train"], strict=True)
+        window = 25
+        smooth = [
+            sum(loss[max(0, k - window) : k + 1]) / min(k + 1, window + 1) for k in range(len(loss))
+        ]
+        axes.plot(
+            [k * per_step for k in steps], smooth, color=color, alpha=0.6, label=f"{name}: training"
+        )
+        if curve["valid"]:
+            at, valid = zip(*curve["valid"], strict=True)
+            axes.plot(
+                [k * per_step for k in at], valid, "o-", color=color, label=f"{name}: validation"
+            )
+    axes.set_xlabel("minutes of training")
+    axes.set_ylabel("bits per character")
+    axes.set_ylim(1.2, 4.5)
+    axes.legend()
+    axes.set_title("Shakespeare character LSTM, equal wall-clock budgets")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="budget multiplier (default 1)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "quality.md")
+    args = parser.parse_args()
+    started, load = time.perf_counter(), os.getloadavg()[0]
+    minutes = lambda m: m * 60 * args.scale  # noqa: E731
+    mr = {"hidden": 128, "embedding_dim": 128, "min_freq": 2, "epochs": 100, "patience": None}
+    rows = []
+    for label, stack, extra in (
+        ("MR, random embeddings", "rnnkit", {}),
+        ("MR, random embeddings", "torch.nn", {}),
+        ("MR, --pretrained minilm", "rnnkit", {"pretrained": "minilm"}),
+    ):
+        config = ClassifierConfig("sentiment", "mr", time_budget=minutes(10), **mr, **extra)
+        rows.append((label, stack, "test accuracy", run_classifier(config, stack)))
+        print(rows[-1][:2], rows[-1][3]["metric"], file=sys.stderr)
+    curves = {}
+    for stack in ("rnnkit", "torch.nn"):
+        config = LanguageModelConfig(hidden=512, layers=2, epochs=100, time_budget=minutes(15))
+        result = run_language_model(config, stack)
+        curve = result.pop("curve")
+        curves[stack] = {**curve, "minutes_per_step": result["wall"] / 60 / result["steps"]}
+        rows.append(("Shakespeare, held-out plays", stack, "bits per character", result))
+        print(rows[-1][:2], result["metric"], file=sys.stderr)
+    for stack in ("rnnkit", "torch.nn"):
+        epochs = max(1, round(30 * min(1.0, args.scale * 10)))
+        config = ClassifierConfig(
+            "seqclass", "japanese-vowels", hidden=128, embedding_dim=64, epochs=epochs,
+            patience=None,
+        )  # fmt: skip
+        rows.append(("JapaneseVowels", stack, "test accuracy", run_classifier(config, stack)))
+        print(rows[-1][:2], rows[-1][3]["metric"], file=sys.stderr)
+    plot_curves(curves, args.out.parent / "charlm_curve.png")
+
+    def metric(name, value):
+        return f"{value:.2%}" if "accuracy" in name else f"{value:.3f}"
+
+    body = [[label, stack, metric(name, r["metric"]), f"{r['wall'] / 60:.1f}", str(r["steps"])]
+            for label, stack, name, r in rows]  # fmt: skip
+    lines = [
+        "# rnnkit on the classic tasks: quality per CPU-minute",
+        "",
+        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average at start {load:.2f}",
+        f"- command: `python benchmarks/quality.py --scale {args.scale}` (whole run: "
+        f"{(time.perf_counter() - started) / 60:.0f} min)",
+        "- MR: accuracy on the 10 % test split; Shakespeare: bits per character on the two "
+        "held-out plays; JapaneseVowels: accuracy on the official test set",
+        "- wall = training plus the evaluations during it, in minutes, on this machine",
+    ]
+    lines += table(["task", "recurrent layer", "score", "wall min", "steps"], body, text_columns=2)
+    lines += ["", "![Shakespeare learning curves](charlm_curve.png)"]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_atomically(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
