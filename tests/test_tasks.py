@@ -187,3 +187,13 @@ def test_demo_trains_both_models_and_traces_both_sentences(tmp_path, capsys):
         assert f"'{sentence}': P(positive) after each word" in text
     assert text.count("\n  pie ") == 2
     assert (tmp_path / "charlm" / "model.safetensors").exists()
+
+
+def test_the_saved_classifier_is_its_best_validation_epoch(tmp_path, capsys, reviews):
+    out = tmp_path / "run"
+    argv = ["train", "sentiment", "--data", reviews, "--epochs", "6", "--lr", "0.05", "--out", out]
+    assert _run(capsys, *argv, *SMALL)[0] == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    errors = [r["validation"] for r in records if "validation" in r]
+    run = json.loads((out / "task.json").read_text())
+    assert len(errors) == 6 and run["extra"]["best_validation_error"] == min(errors)

@@ -113,8 +113,16 @@ def train_classifier(
         x, lengths, y = batch
         return cross_entropy(model(x, lengths), y)
 
-    def error_rate(model) -> float:  # lower is better, for early stopping
-        return float((_predict(model, valid_x) != valid_y).double().mean())
+    best = {"error": float("inf"), "state": None}
+
+    def error_rate(model) -> float:
+        """Validation error after each epoch (lower is better, for early stopping); the
+        weights of the best epoch are kept, and are the ones saved."""
+        error = float((_predict(model, valid_x) != valid_y).double().mean())
+        if error < best["error"]:
+            best["error"] = error
+            best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return error
 
     train_config = TrainConfig(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
@@ -122,7 +130,10 @@ def train_classifier(
     )  # fmt: skip
     batches = _batches(train_x, [y for _, y in data.train], config.batch_size, config.seed)
     result = Trainer(model, loss, batches, train_config, out, error_rate).fit(resume=resume)
+    if best["state"] is not None:  # (of this invocation: a resumed run starts afresh)
+        model.load_state_dict(best["state"])
     extra = {"classes": data.classes, "scale": scale, "steps": result.steps}
+    extra["best_validation_error"] = best["error"] if best["state"] is not None else None
     if config.pretrained:
         extra["pretrained_coverage"] = found
     save_run(out, config.task, settings, model, tokenizer, extra)
