@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.bptt import backend
+from rnnkit.bptt.zoneout import zoneout_at
 
 
 def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
@@ -142,12 +143,6 @@ class _IndRNNScan(torch.autograd.Function):
         return d_pre, d_u, d_h0, None, None, None, None
 
 
-def _zoneout_at(zoneout: Tensor | None, t: int, rows: int) -> Tensor | None:
-    if zoneout is None or zoneout.dim() == 0:
-        return zoneout
-    return zoneout[t, :rows]
-
-
 def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
     """-> (h (T, B, H), act (T, B, H): act(...) before zoneout, for act'; final state)."""
     h, act, final = torch.zeros_like(pre), torch.zeros_like(pre), h0.clone()
@@ -157,7 +152,7 @@ def indrnn_forward(pre, u, h0, batch_sizes, relu, zoneout, recurrent_mask):
         a = pre[t, :rows] + u * h_in
         a = torch.relu(a) if relu else torch.tanh(a)
         act[t, :rows] = a
-        z = _zoneout_at(zoneout, t, rows)
+        z = zoneout_at(zoneout, t, rows)
         h[t, :rows] = final[:rows] = a if z is None else a + z * (prev - a)
     return h, act, final
 
@@ -169,7 +164,7 @@ def indrnn_backward(grad_h, grad_final, u, act, batch_sizes, relu, zoneout, recu
     for t in reversed(range(len(batch_sizes))):
         rows = batch_sizes[t]
         dh = carry[:rows] + grad_h[t, :rows]
-        z = _zoneout_at(zoneout, t, rows)
+        z = zoneout_at(zoneout, t, rows)
         direct = None if z is None else z * dh
         if z is not None:
             dh = dh - direct

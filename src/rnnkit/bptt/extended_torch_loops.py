@@ -7,15 +7,9 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt.gemm import linear, matmul
-from rnnkit.bptt.torch_loops import allocator, previous
+from rnnkit.bptt.torch_loops import allocator, gradient_buffers, previous
 from rnnkit.bptt.weight_gradients import weight_gradients  # noqa: F401  (the loops' API)
-
-
-def zoneout_at(zoneout: Tensor | None, t: int, rows: int) -> Tensor | None:
-    """Step t's zoneout mask of the first ``rows`` sequences (or the 0-d rate)."""
-    if zoneout is None or zoneout.dim() == 0:
-        return zoneout
-    return zoneout[t, :rows]
+from rnnkit.bptt.zoneout import zoneout_at
 
 
 def forward_loop(pointwise, x, weights, params, state0, batch_sizes, zoneout, recurrent_mask, keep):
@@ -52,13 +46,10 @@ def backward_loop(
     """-> (dL/dx or None, dL/d gates_x, dL/d gates_h (T, B, G), dL/d params (None where
     the loop adds nothing), dL/dh of every step or None, dL/d state0); ``w_ih`` is given
     when dL/dx is wanted."""
-    steps, batch, _ = grad_y.shape
-    gates = w_hh.shape[0]
-    carry = [g.clone() for g in grad_final]
-    alloc = allocator(grad_y, batch_sizes)
-    d_gates_x = alloc(steps, batch, gates)
-    d_gates_h = alloc(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
-    d_h_all = alloc(grad_y.shape) if keep_dh else None
+    steps = grad_y.shape[0]
+    carry, d_gates_x, d_gates_h, d_h_all = gradient_buffers(
+        pointwise, grad_y, grad_final, w_hh.shape[0], batch_sizes, keep_dh
+    )
     d_params: list[Tensor | None] = [None] * len(params)
     zoned = pointwise.zoneout_states
     for t in reversed(range(steps)):

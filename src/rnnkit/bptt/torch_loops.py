@@ -58,15 +58,10 @@ def backward_loop(
 ):
     """-> (dL/dx or None, dL/d gates_x, dL/d gates_h (T, B, G), dL/dh of every step or None,
     dL/d state0); ``w_ih`` is given when dL/dx is wanted."""
-    steps, batch, _ = grad_y.shape
-    gates = w_hh.shape[0]
-    # Running dL/d(state_t) for every sequence; a finished sequence keeps
-    # dL/d(final state) here until the loop reaches its last step.
-    carry = [g.clone() for g in grad_final]
-    alloc = allocator(grad_y, batch_sizes)
-    d_gates_x = alloc(steps, batch, gates)
-    d_gates_h = alloc(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
-    d_h_all = alloc(grad_y.shape) if keep_dh else None
+    steps = grad_y.shape[0]
+    carry, d_gates_x, d_gates_h, d_h_all = gradient_buffers(
+        pointwise, grad_y, grad_final, w_hh.shape[0], batch_sizes, keep_dh
+    )
     for t in reversed(range(steps)):
         rows = batch_sizes[t]
         prev = previous(state0, states, t, rows)
@@ -87,6 +82,19 @@ def backward_loop(
             buffer[:rows] = 0 if value is None else value
     d_x = matmul(d_gates_x, w_ih) if w_ih is not None else None
     return d_x, d_gates_x, d_gates_h, d_h_all, carry
+
+
+def gradient_buffers(pointwise, grad_y, grad_final, gates, batch_sizes, keep_dh):
+    """What a backward loop fills: (the running dL/d(state_t) of every sequence, dL/d
+    gates_x (T, B, G), dL/d gates_h (the same tensor unless the cell keeps it apart),
+    dL/dh of every step or None). A finished sequence keeps dL/d(final state) in the
+    running gradient until the loop reaches its last step."""
+    steps, batch, _ = grad_y.shape
+    alloc = allocator(grad_y, batch_sizes)
+    d_gates_x = alloc(steps, batch, gates)
+    d_gates_h = alloc(d_gates_x.shape) if pointwise.separate_recurrent_grad else d_gates_x
+    d_h_all = alloc(grad_y.shape) if keep_dh else None
+    return [g.clone() for g in grad_final], d_gates_x, d_gates_h, d_h_all
 
 
 def prepare_step(pointwise: Pointwise, weights: CellWeights, params: tuple[Tensor, ...]) -> tuple:

@@ -37,14 +37,12 @@ def run_pointwise(
     weights = weights._replace(weight_hh=regularisers.drop_weight(weights.weight_hh, training))
     if type(pointwise) in PLAIN and not params and not regularisers.in_loop(training):
         return explicit_bptt(pointwise, weights, x, state0, lengths, name)
-    steps, batch, _ = x.shape
     if pointwise.input_params and backend.extended_loops_for(pointwise, x) is extended_torch_loops:
         # More than a product, which the PyTorch loops leave to autograd: all steps at once.
         x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
         weights = weights._replace(weight_ih=None, bias_ih=None)
     hidden = weights.weight_hh.shape[0] // pointwise.num_gates
-    zoneout = regularisers.zoneout_mask(steps, batch, hidden, x, training)
-    mask = regularisers.recurrent_mask(batch, state0[0].shape[1], x, training)
+    zoneout, mask = regularisers.loop_masks(x, hidden, state0[0].shape[1], training)
     return extended_bptt(pointwise, weights, x, params, state0, lengths, zoneout, mask, name)
 
 
@@ -57,13 +55,10 @@ def run_sequence_cell(
     lengths: list[int] | None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """A cell with an element-wise recurrence (``cell.sequence``) over x (T, B, I)."""
-    steps, batch, _ = x.shape
     u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None
-    zoneout = regularisers.zoneout_mask(steps, batch, cell.hidden_size, x, training)
-    mask = regularisers.recurrent_mask(batch, cell.hidden_size, x, training)
-    h, final = cell.sequence(
-        x, state0, running_batch_sizes(lengths, steps, batch), u, zoneout, mask
-    )
+    zoneout, mask = regularisers.loop_masks(x, cell.hidden_size, cell.hidden_size, training)
+    batch_sizes = running_batch_sizes(lengths, *x.shape[:2])
+    h, final = cell.sequence(x, state0, batch_sizes, u, zoneout, mask)
     return h, (final,)
 
 

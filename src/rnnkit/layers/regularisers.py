@@ -74,6 +74,13 @@ class Regularisers:
         keep = 1.0 - self.recurrent_dropout
         return torch.bernoulli(like.new_full((batch, size), keep)) / keep
 
+    def loop_masks(self, x: Tensor, hidden: int, recurrent: int, training: bool):
+        """(zoneout mask, recurrent-dropout mask) for a run over x (T, B, I): zoneout on
+        ``hidden`` units, dropout on h_{t-1}'s ``recurrent`` features."""
+        steps, batch = x.shape[:2]
+        zoneout = self.zoneout_mask(steps, batch, hidden, x, training)
+        return zoneout, self.recurrent_mask(batch, recurrent, x, training)
+
     def drop_weight(self, weight: Tensor, training: bool) -> Tensor:
         return dropout(weight, self.weight_drop, training) if self.weight_drop else weight
 

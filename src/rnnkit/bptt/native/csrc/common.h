@@ -9,3 +9,4 @@
 #include "step.h"
 #include "team.h"
 #include "vec.h"
+#include "zoneout.h"

@@ -22,33 +22,10 @@ void for_rows(int64_t B, int64_t work_per_row, const Body& body) {
   });
 }
 
-// zoneout: (T, B, H) of 0/1, a 0-d rate, or none; mask (B, H) or none.
+// The recurrent-dropout mask of row r (B, H), lanes j..: 1 without one.
 template <typename T>
-struct DiagonalExtras {
-  const T* zoneout;
-  T rate;
-  bool zoned;
-  const T* mask;
-  int64_t B, H;
-  Vec<T> z(int64_t t, int64_t r, int64_t j, int64_t n) const {
-    return zoneout ? load(zoneout + (t * B + r) * H + j, n) : Vec<T>(rate);
-  }
-  Vec<T> d(int64_t r, int64_t j, int64_t n) const { return mask ? load(mask + r * H + j, n) : Vec<T>(T(1)); }
-};
-
-template <typename T>
-DiagonalExtras<T> extras(const std::optional<Tensor>& zoneout, const std::optional<Tensor>& mask, int64_t B,
-                         int64_t H) {
-  DiagonalExtras<T> e{nullptr, T(0), false, mask ? mask->data_ptr<T>() : nullptr, B, H};
-  if (zoneout) {
-    e.zoned = true;
-    if (zoneout->dim() == 0) {
-      e.rate = zoneout->item<T>();
-    } else {
-      e.zoneout = zoneout->data_ptr<T>();
-    }
-  }
-  return e;
+inline Vec<T> kept(const T* mask, int64_t r, int64_t H, int64_t j, int64_t n) {
+  return mask ? load(mask + r * H + j, n) : Vec<T>(T(1));
 }
 
 template <typename T>
@@ -69,18 +46,19 @@ std::tuple<Tensor, Tensor, Tensor> indrnn_forward(const Tensor& pre, const Tenso
   Tensor h = buffer(p.sizes(), p, full), act = buffer(p.sizes(), p, full), final = at::empty({B, H}, p.options());
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "indrnn_forward", [&] {
     using T = scalar_t;
-    const DiagonalExtras<T> e = extras<T>(z, m, B, H);
+    const Zoneout<T> e = zoneout_of<T>(z, B, H);
+    const T* drop = m ? m->data_ptr<T>() : nullptr;
     const T *x = p.data_ptr<T>(), *w = uc.data_ptr<T>();
     T *out = h.data_ptr<T>(), *a_out = act.data_ptr<T>(), *last = final.data_ptr<T>();
     for_rows(B, steps * H, [&](int64_t r) {
       for_lanes<T>(H, [&](int64_t j, int64_t n) {
         Vec<T> state = load(h0c.data_ptr<T>() + r * H + j, n);
-        const Vec<T> weight = load(w + j, n) * e.d(r, j, n);
+        const Vec<T> weight = load(w + j, n) * kept(drop, r, H, j, n);
         for (int64_t t = 0; t < steps && r < batch_sizes[t]; ++t) {
           const int64_t k = (t * B + r) * H + j;
           const Vec<T> a = activate(load(x + k, n) + weight * state, relu);
           store(a, a_out + k, n);
-          state = e.zoned ? a + e.z(t, r, j, n) * (state - a) : a;
+          state = e.on ? a + e.at(t, r, j, n) * (state - a) : a;
           store(state, out + k, n);
         }
         store(state, last + r * H + j, n);
@@ -103,20 +81,21 @@ std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& g
   Tensor d_pre = buffer(g.sizes(), g, all_full(batch_sizes, B)), d_h0 = at::empty({B, H}, g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "indrnn_backward", [&] {
     using T = scalar_t;
-    const DiagonalExtras<T> e = extras<T>(z, m, B, H);
+    const Zoneout<T> e = zoneout_of<T>(z, B, H);
+    const T* drop = m ? m->data_ptr<T>() : nullptr;
     const T *gp = g.data_ptr<T>(), *w = uc.data_ptr<T>(), *a_in = ac.data_ptr<T>();
     T *out = d_pre.data_ptr<T>(), *d0 = d_h0.data_ptr<T>();
     const Vec<T> one(T(1)), zero(T(0));
     for_rows(B, steps * H, [&](int64_t r) {
       for_lanes<T>(H, [&](int64_t j, int64_t n) {
         Vec<T> carry = load(gf.data_ptr<T>() + r * H + j, n);
-        const Vec<T> weight = load(w + j, n) * e.d(r, j, n);
+        const Vec<T> weight = load(w + j, n) * kept(drop, r, H, j, n);
         for (int64_t t = steps - 1; t >= 0; --t) {
           if (r >= batch_sizes[t]) continue;
           const int64_t k = (t * B + r) * H + j;
           Vec<T> dh = carry + load(gp + k, n), direct(T(0));
-          if (e.zoned) {
-            direct = e.z(t, r, j, n) * dh;
+          if (e.on) {
+            direct = e.at(t, r, j, n) * dh;
             dh = dh - direct;
           }
           const Vec<T> a = load(a_in + k, n);
@@ -185,9 +164,9 @@ struct MinLSTMGates {
 
 // a' = z + (1 - z) a, b' = (1 - z) b: zoneout on the recurrence.
 template <typename T>
-inline void zone(const DiagonalExtras<T>& e, int64_t t, int64_t r, int64_t j, int64_t n, Vec<T>& a, Vec<T>& b) {
-  if (!e.zoned) return;
-  const Vec<T> z = e.z(t, r, j, n), update = Vec<T>(T(1)) - z;
+inline void zone(const Zoneout<T>& e, int64_t t, int64_t r, int64_t j, int64_t n, Vec<T>& a, Vec<T>& b) {
+  if (!e.on) return;
+  const Vec<T> z = e.at(t, r, j, n), update = Vec<T>(T(1)) - z;
   a = z + update * a;
   b = update * b;
 }
@@ -202,7 +181,7 @@ std::tuple<Tensor, Tensor> min_rnn_forward_impl(const Tensor& projection, const 
   Tensor h = buffer({steps, B, H}, p, all_full(batch_sizes, B)), final = at::empty({B, H}, p.options());
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "min_rnn_forward", [&] {
     using T = scalar_t;
-    const DiagonalExtras<T> e = extras<T>(z, std::nullopt, B, H);
+    const Zoneout<T> e = zoneout_of<T>(z, B, H);
     const T* proj = p.data_ptr<T>();
     T* out = h.data_ptr<T>();
     for_rows(B, steps * H * Gates::blocks, [&](int64_t r) {
@@ -235,7 +214,7 @@ std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Ten
   Tensor d_p = buffer(p.sizes(), p, all_full(batch_sizes, B)), d_h0 = at::empty({B, H}, g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "min_rnn_backward", [&] {
     using T = scalar_t;
-    const DiagonalExtras<T> e = extras<T>(z, std::nullopt, B, H);
+    const Zoneout<T> e = zoneout_of<T>(z, B, H);
     const T *gp = g.data_ptr<T>(), *proj = p.data_ptr<T>(), *states = hc.data_ptr<T>();
     T *dp = d_p.data_ptr<T>(), *d0 = d_h0.data_ptr<T>();
     const int64_t width = Gates::blocks * H;
@@ -249,8 +228,8 @@ std::tuple<Tensor, Tensor> min_rnn_backward_impl(const Tensor& grad_h, const Ten
           const Vec<T> prev = t == 0 ? load(h0c.data_ptr<T>() + r * H + j, n) : load(states + ((t - 1) * B + r) * H + j, n);
           Gates::coefficients(row, H, j, n, a, b);
           Vec<T> update(T(1));
-          if (e.zoned) {
-            const Vec<T> keep = e.z(t, r, j, n);
+          if (e.on) {
+            const Vec<T> keep = e.at(t, r, j, n);
             update = Vec<T>(T(1)) - keep;
             a = keep + update * a;
           }

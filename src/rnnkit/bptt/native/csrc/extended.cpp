@@ -19,25 +19,6 @@ namespace rnnkit {
 namespace {
 
 template <typename T>
-struct Zoneout {
-  const T* mask;  // (T, B, H) of 0/1, or null: `rate` for every unit (inference)
-  T rate;
-  bool on;
-  int64_t B, H;
-  // z of row r at step t, lanes j..
-  Vec<T> at(int64_t t, int64_t r, int64_t j, int64_t lanes) const {
-    return mask ? load(mask + (t * B + r) * H + j, lanes) : Vec<T>(rate);
-  }
-};
-
-template <typename T>
-Zoneout<T> zoneout_of(const std::optional<Tensor>& z, int64_t B, int64_t H) {
-  if (!z) return {nullptr, T(0), false, B, H};
-  if (z->dim() == 0) return {nullptr, z->item<T>(), true, B, H};
-  return {z->data_ptr<T>(), T(0), true, B, H};
-}
-
-template <typename T>
 In<T> pointers(const std::vector<Tensor>& tensors) {
   In<T> out;
   for (const Tensor& t : tensors) out.push_back(t.data_ptr<T>());
