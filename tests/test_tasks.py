@@ -77,6 +77,20 @@ def test_sentiment_with_pretrained_embeddings(tmp_path, capsys, reviews):
     assert "unrecognized arguments: --pretrained" in capsys.readouterr().err
 
 
+def test_frozen_pretrained_embeddings_stay_fixed(tmp_path, capsys, reviews):
+    out = tmp_path / "run"
+    train = ["train", "sentiment", "--data", reviews, "--epochs", "2", "--out", out, *SMALL]
+    status, _, err = _run(capsys, *train, "--freeze-embeddings")
+    assert status == 2 and "--freeze-embeddings" in err and "--pretrained" in err
+    assert not out.exists()
+    status, _, _ = _run(capsys, *train, "--pretrained", "minilm", "--freeze-embeddings")
+    assert status == 0
+    loaded, model = _load(out)
+    table, _ = pretrained_embeddings(loaded["tokenizer"].tokens)
+    torch.testing.assert_close(model.inputs.weight, table, rtol=0, atol=0)
+    assert json.loads((out / "task.json").read_text())["config"]["freeze_embeddings"] is True
+
+
 def test_an_existing_run_is_kept_unless_asked(tmp_path, capsys, reviews):
     out = tmp_path / "run"
     _run(capsys, "train", "sentiment", "--data", reviews, "--epochs", "1", "--out", out, *SMALL)

@@ -141,3 +141,20 @@ def test_bits_per_char_of_a_uniform_model_is_log2_of_the_vocabulary():
         model.decoder.bias.zero_()
     bpc = bits_per_char(model, torch.randint(0, 40, (1000,)), lanes=4, steps=30)
     assert bpc == pytest.approx(math.log2(40), rel=1e-5)
+
+
+def test_dropout_acts_on_word_embeddings_in_training_only():
+    torch.manual_seed(0)
+    model = SequenceClassifier(2, vocab_size=50, embedding_dim=64, hidden=8, dropout=0.5)
+    seen = []
+    model.stack.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    tokens = torch.randint(1, 50, (4, 30))
+    model(tokens)
+    model.eval()
+    model(tokens)
+    embedded = model.inputs(tokens)
+    dropped, kept = seen
+    zeroed = float((dropped == 0).double().mean())
+    assert 0.45 < zeroed < 0.55  # about half of the entries
+    torch.testing.assert_close(dropped[dropped != 0], 2 * embedded[dropped != 0])
+    torch.testing.assert_close(kept, embedded)

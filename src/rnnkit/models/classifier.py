@@ -18,6 +18,7 @@ class SequenceClassifier(nn.Module):
     Pooling over the steps of each sequence (padding excluded): ``last`` (the state at its
     own last step; bidirectional: the forward one there, the backward one at step 0),
     ``mean``, ``max``, or ``attention`` (softmax(v . tanh(W y_t)) weights, Bahdanau-style).
+    ``dropout`` acts on the word embeddings, between layers and before the head.
     """
 
     def __init__(
@@ -60,8 +61,15 @@ class SequenceClassifier(nn.Module):
         batch, steps = x.shape[:2]
         if lengths is None:
             lengths = torch.full((batch,), steps, dtype=torch.int64)
-        y, _ = self.stack(self.inputs(x), lengths=lengths)  # (B, T, D), 0 past each end
+        y, _ = self.stack(self.embed(x), lengths=lengths)  # (B, T, D), 0 past each end
         return self.head(self.dropout(self.pool(y, lengths.to(y.device))))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Tokens are embedded, then dropped out (a word's vector is all a small data set
+        has to learn its meaning from, so that is where it overfits first)."""
+        if isinstance(self.inputs, nn.Embedding):
+            return self.dropout(self.inputs(x))
+        return self.inputs(x)
 
     def pool(self, y: Tensor, lengths: Tensor) -> Tensor:
         """y (B, T, D) -> (B, D) over each sequence's own steps."""

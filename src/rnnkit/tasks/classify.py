@@ -39,6 +39,7 @@ class ClassifierConfig:
     seed: int = 0
     columns: dict = field(default_factory=dict)  # --text-column and the like
     pretrained: str | None = None  # sentiment: initial word embeddings ("minilm", 384-wide)
+    freeze_embeddings: bool = False  # keep the pretrained embeddings fixed while training
 
 
 def _inputs(task: str, examples, tokenizer: Tokenizer | None, scale: dict | None) -> list:
@@ -82,6 +83,8 @@ def build_model(config: dict, classes: int, vocab_size: int | None, channels: in
 def train_classifier(
     config: ClassifierConfig, out: Path, resume: bool, overwrite: bool, quiet: bool
 ) -> str:
+    if config.freeze_embeddings and not config.pretrained:
+        raise ValueError("--freeze-embeddings keeps pretrained embeddings fixed: add --pretrained")
     prepare_run(out, config.task, resume, overwrite)
     torch.manual_seed(config.seed)
     data = load_data(config.data, config.task, config.seed, **config.columns)
@@ -106,7 +109,10 @@ def train_classifier(
     )  # fmt: skip
     if config.pretrained:
         with torch.no_grad():
-            model.inputs.weight.copy_(table)  # then trained on with the rest
+            model.inputs.weight.copy_(table)
+        # Fixed, a word keeps the meaning it had in the pretrained model even when the
+        # training sentences use it rarely (Kim 2014's "static" variant).
+        model.inputs.weight.requires_grad_(not config.freeze_embeddings)
     valid_y = torch.tensor([y for _, y in data.valid])
 
     def loss(model, batch):

@@ -66,6 +66,10 @@ def add_train_tasks(tasks) -> None:
         "--pretrained", choices=PRETRAINED, default=None,
         help="start the word embeddings from a pretrained model's (all-MiniLM-L6-v2, 384-wide)",
     )  # fmt: skip
+    sentiment.add_argument(
+        "--freeze-embeddings", action="store_true",
+        help="keep the --pretrained embeddings fixed instead of training them on",
+    )  # fmt: skip
     seqclass.add_argument("--id-column", default="id", help="long-format CSV: the sequence")
     seqclass.add_argument("--time-column", default="time", help="long-format CSV: the step order")
     charlm.add_argument("--steps", type=positive, default=100, help="truncated-BPTT length")
@@ -115,6 +119,7 @@ def train(args: argparse.Namespace) -> str:
         getattr(args, "vocab_size", 20000), getattr(args, "min_freq", 1), args.batch_size,
         args.lr, args.epochs, args.time_budget, args.patience, args.seed,
         {name: getattr(args, name) for name in names}, getattr(args, "pretrained", None),
+        getattr(args, "freeze_embeddings", False),
     )  # fmt: skip
     return train_classifier(config, args.out, args.resume, args.overwrite, args.quiet)
 
