@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """A CSV (.csv) or TSV (.tsv, .tab) file's header and rows."""
     if not path.is_file():
         raise ValueError(f"data file {path} does not exist")
@@ -32,7 +32,7 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
-def _need_columns(path: Path, header: list[str], *columns: str) -> None:
+def need_columns(path: Path, header: list[str], *columns: str) -> None:
     missing = [c for c in columns if c not in header]
     if missing:
         raise ValueError(
@@ -45,8 +45,8 @@ def read_labelled_text(
 ) -> tuple[list[str], list[str]]:
     """-> (texts, labels), one per row; any number of classes, at least two."""
     path = Path(path)
-    header, rows = _rows(path)
-    _need_columns(path, header, text_column, label_column)
+    header, rows = read_rows(path)
+    need_columns(path, header, text_column, label_column)
     texts, labels = [], []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         text, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()
@@ -134,8 +134,8 @@ def read_sequences_long_csv(
     """One row per (sequence, time step): features in columns (all the others by default),
     the label constant within a sequence. -> ((T_i, C) arrays in time order, labels)."""
     path = Path(path)
-    header, rows = _rows(path)
-    _need_columns(path, header, id_column, time_column, label_column, *(feature_columns or []))
+    header, rows = read_rows(path)
+    need_columns(path, header, id_column, time_column, label_column, *(feature_columns or []))
     features = feature_columns or [
         c for c in header if c not in (id_column, time_column, label_column)
     ]

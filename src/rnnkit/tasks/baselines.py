@@ -1,0 +1,90 @@
+"""Classical forecasts to measure a network against, each (history (T,), horizon) ->
+(H,) for one target column; gaps (NaN) in the history are allowed.
+
+* ``naive``: the last observed value, repeated.
+* ``seasonal_naive``: the last observed season, repeated (``naive`` when season is 1).
+* ``ets``: exponential smoothing state-space models (Hyndman et al. 2008) from statsmodels,
+  chosen by AICc among additive errors with no, linear or damped trend, and no, additive or
+  (for positive data) multiplicative seasonality -- the family R's ``ets()`` searches.
+* ``sarima``: seasonal ARIMA from statsmodels, chosen by AIC on a small grid of orders
+  around the airline model (0,1,1)(0,1,1)_m of Box & Jenkins.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+from rnnkit.data.timeseries import fill_gaps
+
+
+def naive(history: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
+    seen = history[~np.isnan(history)]
+    return np.full(horizon, seen[-1])
+
+
+def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    if season <= 1 or len(history) < season:
+        return naive(history, horizon)
+    last = fill_gaps(history[:, None])[-season:, 0]  # a gap takes its neighbours' value
+    return np.resize(last, horizon)
+
+
+def _statsmodels():
+    try:
+        import statsmodels.api as sm
+    except ImportError:
+        raise ImportError(
+            "the ETS and SARIMA baselines need statsmodels: pip install 'rnnkit[baselines]'"
+        ) from None
+    return sm
+
+
+def ets(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    ETSModel = _statsmodels().tsa.ETSModel  # noqa: N806 (statsmodels' class name)
+    y = fill_gaps(history[:, None])[:, 0]
+    seasonal = [None]
+    if season > 1 and len(y) >= 2 * season:
+        seasonal += ["add"] + (["mul"] if (y > 0).all() else [])
+    trends = [(None, False), ("add", False), ("add", True)]
+    best, best_score = None, np.inf
+    for (trend, damped), kind in itertools.product(trends, seasonal):
+        model = ETSModel(
+            y, error="add", trend=trend, damped_trend=damped, seasonal=kind,
+            seasonal_periods=season if kind else None,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = model.fit(disp=False)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+        if np.isfinite(fit.aicc) and fit.aicc < best_score:
+            best, best_score = fit, fit.aicc
+    return np.asarray(best.forecast(horizon))
+
+
+def sarima(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    sm = _statsmodels()
+    seasonal_orders = [(0, 0, 0, 0)]
+    if season > 1 and len(history) >= 3 * season:
+        seasonal_orders = [(0, 1, 1, season), (1, 0, 0, season)]
+    best, best_score = None, np.inf
+    for p, d, q in itertools.product((0, 1, 2), (0, 1), (0, 1)):
+        for seasonal in seasonal_orders:
+            trend = "c" if d + seasonal[1] == 0 else None
+            model = sm.tsa.SARIMAX(history, order=(p, d, q), seasonal_order=seasonal, trend=trend)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    fit = model.fit(disp=False)
+                except (ValueError, np.linalg.LinAlgError):
+                    continue
+            if np.isfinite(fit.aic) and fit.aic < best_score:
+                best, best_score = fit, fit.aic
+    return np.asarray(best.forecast(horizon))
+
+
+BASELINES = {"naive": naive, "seasonal naive": seasonal_naive, "ETS": ets, "SARIMA": sarima}
