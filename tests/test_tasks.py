@@ -11,7 +11,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.data.pretrained import pretrained_embeddings
-from rnnkit.tasks.classify import _load
+from rnnkit.tasks.classify import _load, predict_text
 
 SMALL = ["--hidden", "8", "--embedding-dim", "8", "--quiet", "--batch-size", "4"]
 
@@ -89,6 +89,20 @@ def test_frozen_pretrained_embeddings_stay_fixed(tmp_path, capsys, reviews):
     table, _ = pretrained_embeddings(loaded["tokenizer"].tokens)
     torch.testing.assert_close(model.inputs.weight, table, rtol=0, atol=0)
     assert json.loads((out / "task.json").read_text())["config"]["freeze_embeddings"] is True
+    # A word never seen in training is read with its pretrained vector, not as <unk>: the
+    # same text scored by the model given that vector by hand.
+    words, _, probabilities = predict_text(out, "truly moviegoers")
+    assert words == ["truly", "moviegoers"]
+    (vector,) = pretrained_embeddings(["moviegoers"])[0]
+    embedded = torch.stack((model.inputs.weight[loaded["tokenizer"].index["truly"]], vector))
+    with torch.no_grad():
+        y, _ = model.stack(embedded.unsqueeze(0))
+        expected = model.head(model.pool(y, torch.tensor([2]))).softmax(-1)[0]
+    torch.testing.assert_close(probabilities[-1], expected)
+    snowman = predict_text(out, "truly \u2603")[2]  # no pieces: <unk>, a different answer
+    assert not torch.allclose(snowman[-1], probabilities[-1])
+    status, text, _ = _run(capsys, "evaluate", out, "--data", reviews)
+    assert status == 0 and "30 examples" in text
 
 
 def test_an_existing_run_is_kept_unless_asked(tmp_path, capsys, reviews):

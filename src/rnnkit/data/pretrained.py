@@ -41,17 +41,22 @@ def wordpiece(word: str, vocabulary: dict[str, int]) -> list[int] | None:
     return pieces
 
 
-def pretrained_embeddings(
-    tokens: list[str], name: str = "minilm", seed: int = 0
-) -> tuple[Tensor, float]:
-    """-> (embedding matrix (len(tokens), 384) for our vocabulary, fraction of the
-    vocabulary found). Padding is zero."""
+def _load(name: str) -> tuple[Tensor, dict[str, int]]:
+    """The pretrained model's token table (30522, 384) and WordPiece vocabulary."""
     if name not in PRETRAINED:
         raise ValueError(f"pretrained must be one of {PRETRAINED}, got {name!r}")
     with safe_open(str(package_file(PACKAGE, "model/model.safetensors")), "pt") as f:
         table = f.get_tensor(TABLE)
     words = package_file(PACKAGE, "model/vocab.txt").read_text(encoding="utf-8").splitlines()
-    vocabulary = {w: k for k, w in enumerate(words)}
+    return table, {w: k for k, w in enumerate(words)}
+
+
+def pretrained_embeddings(
+    tokens: list[str], name: str = "minilm", seed: int = 0
+) -> tuple[Tensor, float]:
+    """-> (embedding matrix (len(tokens), 384) for our vocabulary, fraction of the
+    vocabulary found). Padding is zero."""
+    table, vocabulary = _load(name)
     generator = torch.Generator().manual_seed(seed)
     out = torch.randn(len(tokens), table.shape[1], generator=generator) * table.std()
     found = 0
@@ -64,3 +69,13 @@ def pretrained_embeddings(
             out[row] = table[pieces].mean(0)
             found += token != UNK
     return out, found / max(1, len(tokens) - 2)
+
+
+def known_words(words: list[str], name: str = "minilm") -> tuple[list[str], Tensor]:
+    """The ``words`` WordPiece can split, and their vectors (N, 384): what each would have
+    had, had it been in the training vocabulary."""
+    table, vocabulary = _load(name)
+    split = {w: wordpiece(w, vocabulary) for w in words}
+    kept = [w for w in words if split[w]]
+    rows = [table[split[w]].mean(0) for w in kept]
+    return kept, torch.stack(rows) if rows else table.new_zeros(0, table.shape[1])

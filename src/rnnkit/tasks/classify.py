@@ -11,7 +11,7 @@ import torch
 from torch.nn.functional import cross_entropy
 
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
-from rnnkit.data.pretrained import pretrained_embeddings
+from rnnkit.data.pretrained import known_words, pretrained_embeddings
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
 from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
@@ -159,6 +159,22 @@ def _load(run_dir: Path, tasks=("sentiment", "seqclass")):
     return run, load_weights(run_dir, model)
 
 
+def _add_pretrained_words(run: dict, model: SequenceClassifier, texts: list[str]) -> None:
+    """With fixed pretrained embeddings, a word never seen in training still has the vector
+    it would have had in the vocabulary (the mean of its WordPiece pieces' vectors): the
+    words of ``texts`` that WordPiece can split are added to the tokenizer and the
+    embedding, in place, instead of becoming ``<unk>``."""
+    config, tokenizer = run["config"], run["tokenizer"]
+    if not (config.get("pretrained") and config.get("freeze_embeddings")):
+        return
+    unseen = sorted({w for text in texts for w in tokenizer.split(text)} - set(tokenizer.index))
+    words, vectors = known_words(unseen, config["pretrained"])
+    if words:
+        run["tokenizer"] = Tokenizer(tokenizer.kind, tokenizer.tokens + words, tokenizer.lower)
+        weight = torch.cat((model.inputs.weight.detach(), vectors))
+        model.inputs = torch.nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=0)
+
+
 def evaluate_classifier(run_dir: Path, data: str | None = None) -> str:
     """Accuracy, macro F1 and the confusion matrix on the run's test split, or on every
     example of ``data``, as text."""
@@ -187,6 +203,8 @@ def score_classifier(run_dir: Path, data: str | None = None):
         # the file's own class indices -> the model's
         remap = [extra["classes"].index(c) for c in loaded.classes]
         examples = [(x, remap[y]) for x, y in examples]
+    if config["task"] == "sentiment":
+        _add_pretrained_words(run, model, [text for text, _ in examples])
     inputs = _inputs(config["task"], examples, run["tokenizer"], extra["scale"])
     predicted = _predict(model, inputs)
     matrix = confusion(predicted, torch.tensor([y for _, y in examples]), len(extra["classes"]))
@@ -197,6 +215,7 @@ def predict_text(run_dir: Path, text: str) -> tuple[list[str], list[str], torch.
     """A sentiment model on one text -> (its words, the classes, the class probabilities
     after each word (T, K); the last row is the prediction for the whole text)."""
     run, model = _load(run_dir, ("sentiment",))
+    _add_pretrained_words(run, model, [text])
     tokenizer = run["tokenizer"]
     words = tokenizer.split(text)
     if not words:
