@@ -43,7 +43,7 @@ def _statsmodels():
 
 
 def ets(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    ETSModel = _statsmodels().tsa.ETSModel  # noqa: N806 (statsmodels' class name)
+    tsa = _statsmodels().tsa
     y = fill_gaps(history[:, None])[:, 0]
     seasonal = [None]
     if season > 1 and len(y) >= 2 * season:
@@ -51,7 +51,7 @@ def ets(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
     trends = [(None, False), ("add", False), ("add", True)]
     best, best_score = None, np.inf
     for (trend, damped), kind in itertools.product(trends, seasonal):
-        model = ETSModel(
+        model = tsa.ETSModel(
             y, error="add", trend=trend, damped_trend=damped, seasonal=kind,
             seasonal_periods=season if kind else None,
         )  # fmt: skip
@@ -63,6 +63,8 @@ def ets(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
                 continue
         if np.isfinite(fit.aicc) and fit.aicc < best_score:
             best, best_score = fit, fit.aicc
+    if best is None:
+        raise ValueError("no ETS model could be fitted to this history")
     return np.asarray(best.forecast(horizon))
 
 
@@ -84,6 +86,8 @@ def sarima(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
                     continue
             if np.isfinite(fit.aic) and fit.aic < best_score:
                 best, best_score = fit, fit.aic
+    if best is None:
+        raise ValueError("no SARIMA model could be fitted to this history")
     return np.asarray(best.forecast(horizon))
 
 

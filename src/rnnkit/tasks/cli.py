@@ -4,6 +4,7 @@ rnnkit train sentiment|charlm|seqclass [--data NAME_OR_PATH] [--cell lstm] ... -
 rnnkit evaluate DIR [--data PATH]
 rnnkit generate DIR --prime "ROMEO:" --length 500 --temperature 0.8
 rnnkit predict DIR "He ate the pie happily" --trace [--plot trace.png]
+rnnkit train forecast ... and rnnkit forecast DIR ...: rnnkit.tasks.forecast_commands
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data.pretrained import PRETRAINED
 from rnnkit.models import POOLINGS
+from rnnkit.tasks import forecast_commands
 
 
 def add_train_tasks(tasks) -> None:
@@ -70,6 +72,7 @@ def add_train_tasks(tasks) -> None:
         "--freeze-embeddings", action="store_true",
         help="keep the --pretrained embeddings fixed instead of training them on",
     )  # fmt: skip
+    forecast_commands.add_forecast_training(tasks)
     seqclass.add_argument("--id-column", default="id", help="long-format CSV: the sequence")
     seqclass.add_argument("--time-column", default="time", help="long-format CSV: the step order")
     charlm.add_argument("--steps", type=positive, default=100, help="truncated-BPTT length")
@@ -94,9 +97,12 @@ def add_commands(commands) -> None:
     predict.add_argument("text")
     predict.add_argument("--trace", action="store_true", help="the prediction after every word")
     predict.add_argument("--plot", type=Path, default=None, help="draw the trace into this PNG")
+    forecast_commands.add_forecast_command(commands)
 
 
 def train(args: argparse.Namespace) -> str:
+    if args.task == "forecast":
+        return forecast_commands.train(args)
     if args.task == "charlm":
         from rnnkit.tasks.charlm import LanguageModelConfig, train_language_model
 
@@ -135,6 +141,10 @@ def evaluate(args: argparse.Namespace) -> str:
     from rnnkit.tasks.classify import evaluate_classifier
 
     return evaluate_classifier(args.run, args.data)
+
+
+def forecast(args: argparse.Namespace) -> str:
+    return forecast_commands.forecast(args)
 
 
 def generate(args: argparse.Namespace) -> str:

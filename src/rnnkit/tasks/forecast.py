@@ -29,8 +29,9 @@ from rnnkit.data.timeseries import (
 )
 from rnnkit.data.windows import Scaler, window_starts
 from rnnkit.models.forecaster import Forecaster
+from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
-from rnnkit.tasks.run import prepare_run, save_run
+from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
 from rnnkit.train import TrainConfig, Trainer
 
 
@@ -230,18 +231,19 @@ def backtest(config: ForecastConfig, series: TimeSeries, folds: int = 3) -> list
     return results
 
 
-def train_forecaster(
-    config: ForecastConfig, out: Path, resume: bool, overwrite: bool, quiet: bool
-) -> str:
+def train_forecaster(config: ForecastConfig, out: Path, overwrite: bool, quiet: bool) -> str:
     """``rnnkit train forecast``: fit on all but the last ``horizon`` periods, score those
     against the seasonal naive forecast, save the run."""
-    if resume:
-        raise ValueError("--resume: a forecaster trains in seconds; use --overwrite instead")
-    prepare_run(out, "forecast", resume, overwrite)
+    prepare_run(out, "forecast", False, overwrite)
     series = load_series(config.data, config.columns)
-    window = config.window_for(series)
-    origin = len(series) - config.horizon
-    window_starts(origin - config.horizon, window, config.horizon)  # long enough?
+    window, horizon = config.window_for(series), config.horizon
+    if len(series) < window + 3 * horizon:
+        raise ValueError(
+            f"{series.name} has {len(series)} periods, fewer than window + 3 x horizon = "
+            f"{window} + 3 x {horizon} (a window and a horizon to learn from, a horizon to "
+            "validate on and one to test): use a shorter --window or --horizon"
+        )
+    origin = len(series) - horizon
     history = cut(series, origin)
     model, scaler, result = fit(config, history, out, quiet)
     forecast = forecast_after(model, scaler, history, window, config.coverage)
@@ -266,8 +268,36 @@ def train_forecaster(
 
 def seasonal_naive_forecast(history: TimeSeries, horizon: int) -> np.ndarray:
     """(H, K): each target's last season, repeated."""
-    from rnnkit.tasks.baselines import seasonal_naive
-
     columns = [seasonal_naive(history.values[:, k], horizon, history.season)
                for k in range(history.values.shape[1])]  # fmt: skip
     return np.stack(columns, axis=1)
+
+
+def forecast_run(run_dir: Path, data: str | None = None, horizon: int | None = None):
+    """``rnnkit forecast``: a trained run's forecast of the periods after the end of
+    ``data`` (default: its training series) -> (the series, forecast_after's dict with the
+    interval's coverage)."""
+    run = load_run(run_dir, ("forecast",))
+    config, extra = run["config"], run["extra"]
+    series = load_series(data or config["data"], config["columns"])
+    trained = extra["series"]
+    found = (series.targets, series.covariate_names, series.frequency)
+    expected = (trained["targets"], trained["covariates"], trained["frequency"])
+    if found != expected:
+        raise ValueError(
+            f"{data} has targets {found[0]}, covariates {found[1]} and frequency {found[2]}; "
+            f"the model was trained on {expected[0]}, {expected[1]} and {expected[2]}"
+        )
+    horizon = horizon or config["horizon"]
+    if horizon > config["horizon"]:
+        raise ValueError(
+            f"--horizon {horizon}: this model forecasts at most {config['horizon']} periods"
+        )
+    window = extra["window"]
+    if len(series) < window:
+        raise ValueError(f"the series has {len(series)} periods; the model reads the last {window}")
+    model = load_weights(run_dir, build_model(config, series))
+    scaler = Scaler.from_dict(extra["scaler"])
+    result = forecast_after(model, scaler, series, window, config["coverage"])
+    result = {name: values[:horizon] for name, values in result.items()}
+    return series, {**result, "coverage": config["coverage"]}

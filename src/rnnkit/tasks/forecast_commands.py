@@ -1,0 +1,138 @@
+"""The forecasting commands of the ``rnnkit`` command line:
+
+rnnkit train forecast [--data co2|sunspots|airpassengers|macrodata|FILE.csv] --horizon 12 --out DIR
+rnnkit forecast DIR [--data FILE.csv] [--horizon N] [--plot out.png] [--output out.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+from rnnkit.arguments import duration, positive, rate
+from rnnkit.cells import CELLS
+from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
+
+
+def _coverage(text: str) -> float:
+    value = rate(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a coverage in (0, 1), got 0")
+    return value
+
+
+def add_forecast_training(tasks) -> None:
+    """``rnnkit train forecast``."""
+    command = tasks.add_parser(
+        "forecast",
+        help="forecast a time series; named data: co2, sunspots, airpassengers, macrodata",
+        description="Trains on all but the last --horizon periods, scores those against the "
+        "seasonal naive forecast (MASE, sMAPE, interval coverage), saves the run in --out.",
+    )
+    add = command.add_argument
+    add("--data", default="co2", help="a named series or a CSV/TSV file (default co2)")
+    add("--horizon", type=positive, default=12, help="periods to forecast (default 12)")
+    add("--window", type=positive, default=None,
+        help="past periods the model reads (default: 3 seasons or 3 horizons)")  # fmt: skip
+    add("--time-column", default="date", help="CSV: the column of dates (default date)")
+    add("--target", action="append", default=None,
+        help="CSV: a column to forecast (repeat for several; default: all others)")  # fmt: skip
+    add("--covariates", action="append", default=None,
+        help="CSV: a past covariate column (repeat for several)")  # fmt: skip
+    add("--cell", choices=sorted(CELLS), default="lstm")
+    add("--hidden", type=positive, default=64)
+    add("--layers", type=positive, default=1)
+    add("--dropout", type=rate, default=0.1)
+    add("--decoder", choices=DECODERS, default="direct")
+    add("--distribution", choices=DISTRIBUTIONS, default="gaussian")
+    add("--coverage", type=_coverage, default=0.8, help="of the prediction interval (0.8)")
+    add("--epochs", type=positive, default=300)
+    add("--patience", type=positive, default=30, help="early stopping, in epochs")
+    add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
+    add("--lr", type=float, default=3e-3)
+    add("--batch-size", type=positive, default=32)
+    add("--seed", type=int, default=0)
+    add("--out", type=Path, required=True, help="the run directory")
+    add("--overwrite", action="store_true", help="replace whatever is in --out")
+    add("--quiet", action="store_true", help="no progress bars")
+
+
+def add_forecast_command(commands) -> None:
+    """``rnnkit forecast``."""
+    command = commands.add_parser(
+        "forecast", help="forecast past the end of a series with a trained model"
+    )
+    command.add_argument("run", type=Path, help="the run directory of rnnkit train forecast")
+    command.add_argument("--data", default=None, help="the series (default: the training data)")
+    command.add_argument("--horizon", type=positive, default=None,
+                         help="periods (default and most: the trained horizon)")  # fmt: skip
+    command.add_argument("--plot", type=Path, default=None, help="draw history and forecast")
+    command.add_argument("--output", type=Path, default=None, help="the CSV (default: stdout)")
+
+
+def train(args: argparse.Namespace) -> str:
+    from rnnkit.tasks.forecast import ForecastConfig, train_forecaster
+
+    columns = {"time_column": args.time_column, "targets": args.target,
+               "covariates": args.covariates}  # fmt: skip
+    config = ForecastConfig(
+        args.data, args.horizon, args.window, args.cell, args.hidden, args.layers,
+        args.dropout, args.decoder, args.distribution, args.coverage, True, args.batch_size,
+        args.lr, args.epochs, args.patience, args.time_budget, args.seed, columns,
+    )  # fmt: skip
+    return train_forecaster(config, args.out, args.overwrite, args.quiet)
+
+
+def forecast(args: argparse.Namespace) -> str:
+    from rnnkit.tasks.forecast import forecast_run
+    from rnnkit.train.files import write_atomic
+
+    series, result = forecast_run(args.run, args.data, args.horizon)
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["date"] + [f"{t}{part}" for t in series.targets
+                                for part in ("", "_lower", "_upper")])  # fmt: skip
+    for k, time in enumerate(result["times"]):
+        row = [str(time)]
+        for j in range(len(series.targets)):
+            row += [f"{result[part][k, j]:.6g}" for part in ("central", "lower", "upper")]
+        writer.writerow(row)
+    notes = []
+    if args.plot:
+        plot_forecast(args.plot, series, result)
+        notes.append(f"plot drawn in {args.plot}")
+    if args.output:
+        text = table.getvalue().encode()
+        write_atomic(args.output, lambda f: f.write(text))
+        notes.append(f"forecast written to {args.output}")
+        return "\n".join(notes)
+    return table.getvalue().rstrip("\n") + "".join("\n" + n for n in notes)
+
+
+def plot_forecast(path: Path, series, result: dict) -> None:
+    """History (its last few seasons), the forecast and its interval, one panel per target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnnkit.train.files import write_atomic
+
+    shown = max(4 * series.season, 5 * len(result["times"]))
+    targets = series.targets
+    figure, axes = plt.subplots(len(targets), 1, figsize=(8, 2.8 * len(targets)), squeeze=False)
+    for j, (name, axis) in enumerate(zip(targets, axes[:, 0], strict=True)):
+        axis.plot(series.times[-shown:], series.values[-shown:, j], color="black", label=name)
+        axis.plot(result["times"], result["central"][:, j], color="tab:blue", label="forecast")
+        axis.fill_between(result["times"], result["lower"][:, j], result["upper"][:, j],
+                          color="tab:blue", alpha=0.25,
+                          label=f"{result['coverage']:.0%} interval")  # fmt: skip
+        axis.legend(loc="upper left")
+    axes[0, 0].set_title(f"{series.name}: forecast of the next {len(result['times'])} periods")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    plt.close(figure)
+    write_atomic(path, lambda f: f.write(buffer.getvalue()))
