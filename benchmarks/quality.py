@@ -8,6 +8,8 @@ Rows (budgets as the issue sets them; ``--scale 0.1`` runs a tenth of each):
 * Shakespeare characters (``rnnkit train charlm``), 15 minutes: bits per character on the
   two held-out plays, and the curve (training loss and validation bits per character).
 * JapaneseVowels (``rnnkit train seqclass``), 30 epochs (about a minute): test accuracy.
+* Forecasting (``rnnkit train forecast``): a rolling-origin backtest against naive,
+  seasonal naive, ETS and SARIMA (``benchmarks/forecasting.py``, about 2 minutes).
 
 The torch.nn rows swap the model's recurrent stack for a ``torch.nn.LSTM`` of the same
 size and dropout (``TorchStack``); everything else -- data, tokenizer, batches, optimiser,
@@ -37,13 +39,14 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from forecasting import forecast_table  # noqa: E402
 from speed import table, write_atomically  # noqa: E402
 
 from rnnkit.tasks.charlm import LanguageModelConfig, score_language_model, train_language_model  # noqa: E402
 from rnnkit.tasks.classify import ClassifierConfig, score_classifier, train_classifier  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TASKS = ("mr", "shakespeare", "japanese-vowels")
+TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting")
 
 
 class TorchStack(nn.Module):
@@ -218,6 +221,8 @@ def main() -> None:
     ]
     lines += table(["task", "recurrent layer", "score", "wall min", "steps"], body, text_columns=2)
     lines += ["", "![Shakespeare learning curves](charlm_curve.png)"]
+    if "forecasting" in args.tasks:
+        lines += ["", *forecast_table()]
     text = "\n".join(lines) + "\n"
     print(text)
     write_atomically(args.out, text)
