@@ -47,6 +47,10 @@ def test_train_then_forecast_a_csv(tmp_path, capsys):
     assert status == 0 and len((tmp_path / "f.csv").read_text().splitlines()) == 7
     status, _, err = _run(capsys, "forecast", out, "--horizon", "7")
     assert status == 2 and "at most 6 periods" in err
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    status, _, err = _run(capsys, "predict", out, "some text")  # a run of another task
+    assert status == 2 and "holds a forecast model; this command takes sentiment" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,25 @@ def _statsmodels():
     return sm
 
 
+def _best_forecast(models, criterion: str, what: str, horizon: int) -> np.ndarray:
+    """Fit each statsmodels model (those that fail to fit are skipped) and forecast with
+    the one of lowest information ``criterion`` ("aic" or "aicc")."""
+    best, best_score = None, np.inf
+    for model in models:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = model.fit(disp=False)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+        score = getattr(fit, criterion)
+        if np.isfinite(score) and score < best_score:
+            best, best_score = fit, score
+    if best is None:
+        raise ValueError(f"no {what} model could be fitted to this history")
+    return np.asarray(best.forecast(horizon))
+
+
 def ets(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
     tsa = _statsmodels().tsa
     y = fill_gaps(history[:, None])[:, 0]
@@ -49,46 +68,36 @@ def ets(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
     if season > 1 and len(y) >= 2 * season:
         seasonal += ["add"] + (["mul"] if (y > 0).all() else [])
     trends = [(None, False), ("add", False), ("add", True)]
-    best, best_score = None, np.inf
-    for (trend, damped), kind in itertools.product(trends, seasonal):
-        model = tsa.ETSModel(
-            y, error="add", trend=trend, damped_trend=damped, seasonal=kind,
+    models = (
+        tsa.ETSModel(
+            y,
+            error="add",
+            trend=trend,
+            damped_trend=damped,
+            seasonal=kind,
             seasonal_periods=season if kind else None,
-        )  # fmt: skip
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fit = model.fit(disp=False)
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-        if np.isfinite(fit.aicc) and fit.aicc < best_score:
-            best, best_score = fit, fit.aicc
-    if best is None:
-        raise ValueError("no ETS model could be fitted to this history")
-    return np.asarray(best.forecast(horizon))
+        )
+        for (trend, damped), kind in itertools.product(trends, seasonal)
+    )
+    return _best_forecast(models, "aicc", "ETS", horizon)
 
 
 def sarima(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    sm = _statsmodels()
+    tsa = _statsmodels().tsa
     seasonal_orders = [(0, 0, 0, 0)]
     if season > 1 and len(history) >= 3 * season:
         seasonal_orders = [(0, 1, 1, season), (1, 0, 0, season)]
-    best, best_score = None, np.inf
-    for p, d, q in itertools.product((0, 1, 2), (0, 1), (0, 1)):
-        for seasonal in seasonal_orders:
-            trend = "c" if d + seasonal[1] == 0 else None
-            model = sm.tsa.SARIMAX(history, order=(p, d, q), seasonal_order=seasonal, trend=trend)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    fit = model.fit(disp=False)
-                except (ValueError, np.linalg.LinAlgError):
-                    continue
-            if np.isfinite(fit.aic) and fit.aic < best_score:
-                best, best_score = fit, fit.aic
-    if best is None:
-        raise ValueError("no SARIMA model could be fitted to this history")
-    return np.asarray(best.forecast(horizon))
+    models = (
+        tsa.SARIMAX(
+            history,
+            order=(p, d, q),
+            seasonal_order=seasonal,
+            trend="c" if d + seasonal[1] == 0 else None,  # a constant only when undifferenced
+        )
+        for p, d, q in itertools.product((0, 1, 2), (0, 1), (0, 1))
+        for seasonal in seasonal_orders
+    )
+    return _best_forecast(models, "aic", "SARIMA", horizon)
 
 
 BASELINES = {"naive": naive, "seasonal naive": seasonal_naive, "ETS": ets, "SARIMA": sarima}

@@ -11,7 +11,7 @@ afresh.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,6 @@ from rnnkit.data.timeseries import (
     fill_gaps,
     future_times,
     read_series_csv,
-    step_times,
 )
 from rnnkit.data.windows import Scaler, window_starts
 from rnnkit.models.forecaster import Forecaster
@@ -192,7 +191,7 @@ def forecast_after(
         central, lower, upper = model.interval(parameters, coverage_)
     k = slice(0, series.values.shape[1])
     back = lambda t: scaler.inverse(t[0].double().numpy(), k)  # noqa: E731
-    times = step_times(series.times[0], series.frequency, np.arange(horizon) + len(series))
+    times = future_times(series, horizon)
     return {"times": times, "central": back(central), "lower": back(lower), "upper": back(upper)}
 
 
@@ -207,10 +206,8 @@ def score_forecast(forecast: dict, actual: np.ndarray, history: np.ndarray, seas
 
 def cut(series: TimeSeries, end: int) -> TimeSeries:
     """The series up to (not including) period ``end``."""
-    return TimeSeries(
-        series.name, series.times[:end], series.values[:end], series.targets, series.frequency,
-        series.season, series.covariates[:end], series.covariate_names,
-    )  # fmt: skip
+    return replace(series, times=series.times[:end], values=series.values[:end],
+                   covariates=series.covariates[:end])  # fmt: skip
 
 
 def backtest(config: ForecastConfig, series: TimeSeries, folds: int = 3) -> list[dict]:
