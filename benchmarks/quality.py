@@ -10,6 +10,8 @@ Rows (budgets as the issue sets them; ``--scale 0.1`` runs a tenth of each):
 * JapaneseVowels (``rnnkit train seqclass``), 30 epochs (about a minute): test accuracy.
 * Forecasting (``rnnkit train forecast``): a rolling-origin backtest against naive,
   seasonal naive, ETS and SARIMA (``benchmarks/forecasting.py``, about 2 minutes).
+* Grapheme to phoneme (``rnnkit train g2p``), 20 CPU-minutes on one thread: word and
+  phoneme error rates on held-out CMUdict words, greedy and beam 5 (``benchmarks/g2p.py``).
 
 The torch.nn rows swap the model's recurrent stack for a ``torch.nn.LSTM`` of the same
 size and dropout (``TorchStack``); everything else -- data, tokenizer, batches, optimiser,
@@ -40,13 +42,14 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from forecasting import forecast_table  # noqa: E402
+from g2p import g2p_table  # noqa: E402
 from speed import table, write_atomically  # noqa: E402
 
 from rnnkit.tasks.charlm import LanguageModelConfig, score_language_model, train_language_model  # noqa: E402
 from rnnkit.tasks.classify import ClassifierConfig, score_classifier, train_classifier  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting")
+TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting", "g2p")
 
 
 class TorchStack(nn.Module):
@@ -223,6 +226,8 @@ def main() -> None:
     lines += ["", "![Shakespeare learning curves](charlm_curve.png)"]
     if "forecasting" in args.tasks:
         lines += ["", *forecast_table()]
+    if "g2p" in args.tasks:
+        lines += ["", *g2p_table(args.scale)]
     text = "\n".join(lines) + "\n"
     print(text)
     write_atomically(args.out, text)

@@ -116,6 +116,10 @@ def test_an_existing_run_is_kept_unless_asked(tmp_path, capsys, reviews):
         capsys, "train", "charlm", "--data", reviews, "--out", out, "--resume", *SMALL
     )
     assert status == 2 and "a sentiment run, not charlm" in err
+    for task, data in (("sentiment", tmp_path / "missing.csv"), ("charlm", tmp_path / "no.txt")):
+        status, _, err = _run(capsys, "train", task, "--data", data, "--out", out, "--overwrite")
+        assert status == 2 and "does not exist" in err  # bad data: the old run stays
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     status, _, _ = _run(
         capsys,
         "train",
@@ -210,7 +214,8 @@ def test_demo_trains_both_models_and_traces_both_sentences(tmp_path, capsys):
 
     demo(["--budget", "2s", "--hidden", "8", "--out", str(tmp_path)])
     text = capsys.readouterr().out
-    assert "bits per character" in text and "\nROMEO:\n" in text and "accuracy" in text
+    # (what follows "ROMEO:" depends on how many steps 2 s allow: not checked)
+    assert "bits per character" in text and "\n\nROMEO:" in text and "accuracy" in text
     for sentence in ("He ate the pie happily", "He ate the pie angrily"):
         assert f"'{sentence}': P(positive) after each word" in text
     assert text.count("\n  pie ") == 2

@@ -1,8 +1,9 @@
 """The ``rnnkit`` command line: argument parsing into calls of the library.
 
 rnnkit diagnose --cells rnn,lstm,gru --length 100 --steps 300 --out runs/diagnose
-rnnkit train adding|sentiment|charlm|seqclass|forecast ...   (the tasks: rnnkit.tasks.cli)
-rnnkit evaluate|generate|predict|forecast RUN_DIR ...
+rnnkit train adding|sentiment|charlm|seqclass|generator|forecast|g2p|seq2seq ...
+    (the tasks: rnnkit.tasks.cli)
+rnnkit evaluate|generate|predict|forecast|translate RUN_DIR ...
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command in ("evaluate", "generate", "predict", "forecast"):
+    if args.command in ("evaluate", "generate", "predict", "forecast", "translate"):
         print(getattr(task_commands, args.command)(args))
     elif args.command == "train" and args.task != "adding":
         print(task_commands.train(args))

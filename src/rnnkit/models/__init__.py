@@ -1,7 +1,13 @@
-"""Models for the tasks: many-to-one classification and many-to-many language models."""
+"""Models for the tasks: many-to-one classification, many-to-many language models,
+one-to-many generation and sequence-to-sequence with attention."""
 
 from rnnkit.models.classifier import POOLINGS, SequenceClassifier
+from rnnkit.models.conditional_generator import ConditionalGenerator
 from rnnkit.models.language_model import LanguageModel, sample
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.stack import recurrent_stack
 
-__all__ = ["POOLINGS", "LanguageModel", "SequenceClassifier", "recurrent_stack", "sample"]
+__all__ = [
+    "POOLINGS", "ConditionalGenerator", "LanguageModel", "Seq2Seq", "SequenceClassifier",
+    "recurrent_stack", "sample",
+]  # fmt: skip

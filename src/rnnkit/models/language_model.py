@@ -61,12 +61,15 @@ class LanguageModel(nn.Module):
         top_p: float | None = None,
         generator: torch.Generator | None = None,
         exclude: tuple[int, ...] = (),
+        state: list | None = None,
+        stop: int | None = None,
     ) -> list[int]:
         """``length`` tokens after ``prime`` (at least one), one streamed step each
         (``rnnkit.layers.stream``): the prime is read, then each sampled token is fed back.
         The distribution is softmax(logits / temperature), cut to the ``top_k`` most likely
         tokens and/or the smallest set whose probability reaches ``top_p``; the tokens in
-        ``exclude`` (padding, unknown) are never drawn."""
+        ``exclude`` (padding, unknown) are never drawn. ``state``: the stack's initial
+        state (default zeros); ``stop``: a token that ends the output early (not included)."""
         if not prime:
             raise ValueError("prime must hold at least one token")
         if not temperature > 0:
@@ -76,7 +79,7 @@ class LanguageModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            step = self.stepper()
+            step = self.stepper(state)
             for token in prime[:-1]:
                 step(token)
             token, out = prime[-1], []
@@ -84,15 +87,18 @@ class LanguageModel(nn.Module):
                 logits = step(token)
                 logits[list(exclude)] = float("-inf")
                 token = sample(logits / temperature, top_k, top_p, generator)
+                if token == stop:
+                    break
                 out.append(token)
             return out
         finally:
             self.train(was_training)
 
-    def stepper(self):
+    def stepper(self, state: list | None = None):
         """``step(token) -> logits (V,)`` of the next token, one streamed step per call
-        (``rnnkit.layers.stream``), from a fresh state. Inference: call in eval mode."""
-        stream = self.stack.stream(batch_size=1)
+        (``rnnkit.layers.stream``), from ``state`` (default: a fresh one). Inference: call
+        in eval mode."""
+        stream = self.stack.stream(batch_size=1, state=state)
 
         def step(token: int) -> Tensor:
             with torch.no_grad():

@@ -13,7 +13,7 @@ from torch.nn.functional import cross_entropy
 from rnnkit.data import Tokenizer, load_data
 from rnnkit.models import LanguageModel
 from rnnkit.tasks.metrics import bits_per_token
-from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import TrainConfig, Trainer, stream_batches
 
 
@@ -64,9 +64,10 @@ def bits_per_char(
 def train_language_model(
     config: LanguageModelConfig, out: Path, resume: bool, overwrite: bool, quiet: bool
 ) -> str:
+    check_run(out, "charlm", resume, overwrite)
+    corpus = load_data(config.data, "charlm", config.seed)
     prepare_run(out, "charlm", resume, overwrite)
     torch.manual_seed(config.seed)
-    corpus = load_data(config.data, "charlm", config.seed)
     tokenizer = Tokenizer.fit([corpus.train], "char")
     ids = torch.tensor(tokenizer.encode(corpus.train), dtype=torch.int64)
     valid = torch.tensor(tokenizer.encode(corpus.valid[: config.validate_chars]), dtype=torch.int64)

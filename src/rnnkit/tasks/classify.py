@@ -14,7 +14,7 @@ from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.data.pretrained import known_words, pretrained_embeddings
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
-from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import TrainConfig, Trainer
 
 
@@ -85,9 +85,10 @@ def train_classifier(
 ) -> str:
     if config.freeze_embeddings and not config.pretrained:
         raise ValueError("--freeze-embeddings keeps pretrained embeddings fixed: add --pretrained")
+    check_run(out, config.task, resume, overwrite)
+    data = load_data(config.data, config.task, config.seed, **config.columns)
     prepare_run(out, config.task, resume, overwrite)
     torch.manual_seed(config.seed)
-    data = load_data(config.data, config.task, config.seed, **config.columns)
     tokenizer, scale = None, None
     if config.task == "sentiment":
         texts = (text for text, _ in data.train)

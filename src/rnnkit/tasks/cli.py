@@ -3,8 +3,10 @@
 rnnkit train sentiment|charlm|seqclass [--data NAME_OR_PATH] [--cell lstm] ... --out DIR
 rnnkit evaluate DIR [--data PATH]
 rnnkit generate DIR --prime "ROMEO:" --length 500 --temperature 0.8
+rnnkit train generator --data mr --out DIR;  rnnkit generate DIR --condition positive
 rnnkit predict DIR "He ate the pie happily" --trace [--plot trace.png]
 rnnkit train forecast ... and rnnkit forecast DIR ...: rnnkit.tasks.forecast_commands
+rnnkit train g2p|seq2seq ... and rnnkit translate DIR ...: rnnkit.tasks.seq2seq_commands
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data.pretrained import PRETRAINED
 from rnnkit.models import POOLINGS
-from rnnkit.tasks import forecast_commands
+from rnnkit.tasks import forecast_commands, seq2seq_commands
 
 
 def add_train_tasks(tasks) -> None:
-    """``rnnkit train sentiment|charlm|seqclass``."""
+    """``rnnkit train sentiment|charlm|seqclass|generator`` (and forecast, g2p, seq2seq)."""
     sentiment = tasks.add_parser(
         "sentiment",
         help="classify texts (many-to-one); named data: mr",
@@ -72,11 +74,43 @@ def add_train_tasks(tasks) -> None:
         "--freeze-embeddings", action="store_true",
         help="keep the --pretrained embeddings fixed instead of training them on",
     )  # fmt: skip
+    _add_generator_training(tasks)
     forecast_commands.add_forecast_training(tasks)
+    seq2seq_commands.add_seq2seq_training(tasks)
     seqclass.add_argument("--id-column", default="id", help="long-format CSV: the sequence")
     seqclass.add_argument("--time-column", default="time", help="long-format CSV: the step order")
     charlm.add_argument("--steps", type=positive, default=100, help="truncated-BPTT length")
     charlm.add_argument("--validate-chars", type=positive, default=100_000)
+
+
+def _add_generator_training(tasks) -> None:
+    """``rnnkit train generator``."""
+    command = tasks.add_parser(
+        "generator",
+        help="generate sentences from a class label (one-to-many); named data: mr",
+        description="Trains a word-level language model whose initial state comes from the "
+        "label; reports test perplexity with the true label and with another; saves it in --out.",
+    )
+    add = command.add_argument
+    add("--data", default="mr", help="mr or a CSV/TSV of labelled texts (default mr)")
+    add("--text-column", default="text")
+    add("--label-column", default="label")
+    add("--cell", choices=sorted(CELLS), default="lstm")
+    add("--hidden", type=positive, default=256)
+    add("--layers", type=positive, default=1)
+    add("--embedding-dim", type=positive, default=128)
+    add("--dropout", type=rate, default=0.3)
+    add("--min-freq", type=positive, default=2, help="rarer words become <unk> (default 2)")
+    add("--epochs", type=positive, default=15)
+    add("--patience", type=positive, default=3, help="early stopping, in epochs")
+    add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
+    add("--lr", type=float, default=2e-3)
+    add("--batch-size", type=positive, default=32)
+    add("--seed", type=int, default=0)
+    add("--out", type=Path, required=True, help="the run directory")
+    add("--resume", action="store_true", help="continue the run in --out")
+    add("--overwrite", action="store_true", help="replace whatever is in --out")
+    add("--quiet", action="store_true", help="no progress bars")
 
 
 def add_commands(commands) -> None:
@@ -84,10 +118,23 @@ def add_commands(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="score a trained model on test data")
     evaluate.add_argument("run", type=Path, help="the run directory of rnnkit train")
     evaluate.add_argument("--data", default=None, help="a file to score (default: the test split)")
-    generate = commands.add_parser("generate", help="sample text from a charlm model")
+    generate = commands.add_parser(
+        "generate", help="sample text from a charlm model, or sentences from a generator model"
+    )
     generate.add_argument("run", type=Path)
-    generate.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
-    generate.add_argument("--length", type=positive, default=500)
+    generate.add_argument(
+        "--prime",
+        default=None,
+        help="text to start from (default: charlm a newline, generator none)",
+    )
+    generate.add_argument(
+        "--length",
+        type=positive,
+        default=None,
+        help="characters (charlm, default 500) or most words per sentence (generator, default 40)",
+    )
+    generate.add_argument("--condition", default=None, help="generator: the class to generate")
+    generate.add_argument("--count", type=positive, default=5, help="generator: sentences (5)")
     generate.add_argument("--temperature", type=float, default=0.8)
     generate.add_argument("--top-k", type=positive, default=None)
     generate.add_argument("--top-p", type=float, default=None)
@@ -98,11 +145,24 @@ def add_commands(commands) -> None:
     predict.add_argument("--trace", action="store_true", help="the prediction after every word")
     predict.add_argument("--plot", type=Path, default=None, help="draw the trace into this PNG")
     forecast_commands.add_forecast_command(commands)
+    seq2seq_commands.add_translate_command(commands)
 
 
 def train(args: argparse.Namespace) -> str:
     if args.task == "forecast":
         return forecast_commands.train(args)
+    if args.task in ("g2p", "seq2seq"):
+        return seq2seq_commands.train(args)
+    if args.task == "generator":
+        from rnnkit.tasks.generator import GeneratorConfig, train_generator
+
+        config = GeneratorConfig(
+            args.data, args.cell, args.hidden, args.layers, args.embedding_dim, args.dropout,
+            args.min_freq, args.batch_size, args.lr, args.epochs, args.time_budget,
+            args.patience, args.seed,
+            {"text_column": args.text_column, "label_column": args.label_column},
+        )  # fmt: skip
+        return train_generator(config, args.out, args.resume, args.overwrite, args.quiet)
     if args.task == "charlm":
         from rnnkit.tasks.charlm import LanguageModelConfig, train_language_model
 
@@ -133,7 +193,11 @@ def train(args: argparse.Namespace) -> str:
 def evaluate(args: argparse.Namespace) -> str:
     from rnnkit.tasks.run import load_run
 
-    task = load_run(args.run, ("sentiment", "seqclass", "charlm"))["task"]
+    task = load_run(args.run, ("sentiment", "seqclass", "charlm", "g2p", "seq2seq"))["task"]
+    if task in ("g2p", "seq2seq"):
+        from rnnkit.tasks.seq2seq import evaluate_seq2seq
+
+        return evaluate_seq2seq(args.run, args.data)
     if task == "charlm":
         from rnnkit.tasks.charlm import evaluate_language_model
 
@@ -147,11 +211,29 @@ def forecast(args: argparse.Namespace) -> str:
     return forecast_commands.forecast(args)
 
 
+def translate(args: argparse.Namespace) -> str:
+    return seq2seq_commands.translate(args)
+
+
 def generate(args: argparse.Namespace) -> str:
+    from rnnkit.tasks.run import load_run
+
+    if load_run(args.run, ("charlm", "generator"))["task"] == "generator":
+        from rnnkit.tasks.generator import generate_sentences
+
+        if args.condition is None:
+            raise ValueError(f"--condition is needed: {args.run} generates sentences of a class")
+        return "\n".join(generate_sentences(
+            args.run, args.condition, args.count, args.length or 40, args.prime,
+            args.temperature, args.top_k, args.top_p, args.seed,
+        ))  # fmt: skip
+    if args.condition is not None:
+        raise ValueError(f"--condition is for generator runs; {args.run} is a charlm run")
     from rnnkit.tasks.charlm import generate_text
 
+    prime = "\n" if args.prime is None else args.prime
     return generate_text(
-        args.run, args.prime, args.length, args.temperature, args.top_k, args.top_p, args.seed
+        args.run, prime, args.length or 500, args.temperature, args.top_k, args.top_p, args.seed
     )
 
 

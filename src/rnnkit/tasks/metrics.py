@@ -1,8 +1,9 @@
-"""Classification and language-model scores."""
+"""Classification, language-model and sequence-to-sequence scores."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -27,6 +28,36 @@ def classification_report(matrix: Tensor) -> dict[str, float]:
 
 def bits_per_token(nats: float) -> float:
     return nats / math.log(2)
+
+
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions that turn
+    ``a`` into ``b`` (one row of the dynamic programme kept at a time)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
+    return row[-1]
+
+
+def sequence_error_rates(
+    predictions: Sequence[Sequence], references: Sequence[Sequence[Sequence]]
+) -> dict[str, float]:
+    """Word error rate (the share of predictions that match none of their references) and
+    token error rate (edit distance to the closest reference, summed, over the summed
+    lengths of those references): WER and PER for grapheme to phoneme."""
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError(
+            f"need one prediction per reference list, got {len(predictions)} and {len(references)}"
+        )
+    wrong = edits = length = 0
+    for predicted, options in zip(predictions, references, strict=True):
+        distance, closest = min((edit_distance(predicted, r), len(r)) for r in options)
+        wrong += distance > 0
+        edits += distance
+        length += closest
+    return {"wer": wrong / len(predictions), "per": edits / max(length, 1)}
 
 
 def format_confusion(matrix: Tensor, classes: list[str]) -> str:

@@ -24,9 +24,16 @@ TASK_FILE, TOKENIZER_FILE, WEIGHTS_FILE = "task.json", "tokenizer.json", "model.
 
 
 def prepare_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
+    """``check_run``, then empty ``path`` with ``overwrite``. Tasks read their data between
+    the two, so that bad data leaves an existing run as it was."""
+    check_run(path, task, resume, overwrite)
+    if overwrite and path.is_dir():
+        shutil.rmtree(path)
+
+
+def check_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
     """Check that ``path`` may receive a run of ``task``: new, or an existing run of the
-    same task with ``resume``, or anything with ``overwrite`` (then emptied). Nothing is
-    written or removed when the check fails."""
+    same task with ``resume``, or anything with ``overwrite``. Changes nothing."""
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other: continue or replace")
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
@@ -36,7 +43,6 @@ def prepare_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
     if not path.is_dir():
         raise ValueError(f"--out {path} is a file, not a directory")
     if overwrite:
-        shutil.rmtree(path)
         return
     existing = _read_task(path) if (path / TASK_FILE).exists() else None
     if not resume:

@@ -1,0 +1,88 @@
+"""The grapheme-to-phoneme rows of benchmarks/quality.py (issue 7): ``rnnkit train g2p``
+with its defaults, trained and scored within 20 CPU-minutes, on one thread so that a
+CPU-minute is a minute.
+
+CMUdict's words are split 88/2/10 (all pronunciations of a word in one split); the model
+trains on the first part, keeps its best epoch on the second and is scored on the held-out
+10 %: word error rate (no reference pronunciation matched exactly) and phoneme error rate
+(edits to the closest reference over its length), greedy and with a beam of 5.
+Published LSTM results on CMUdict (Rao et al., ICASSP 2015): WER 25.8 % (bidirectional
+LSTM with CTC), 21.3 % combined with an n-gram model.
+
+    python benchmarks/g2p.py     # about 20 minutes; writes results/g2p.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import table, write_atomically  # noqa: E402
+
+from rnnkit.tasks.seq2seq import Seq2SeqConfig, score_seq2seq, train_seq2seq  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: Of the 20 CPU-minutes, the rest is left for scoring 12,605 words twice (about 2 min).
+TRAINING_MINUTES = 17.5
+
+
+def g2p_table(scale: float = 1.0) -> list[str]:
+    config = Seq2SeqConfig(epochs=6, schedule="cosine", time_budget=TRAINING_MINUTES * 60 * scale)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        run_dir = Path(out) / "run"
+        wall, cpu = time.perf_counter(), time.process_time()
+        train_seq2seq(config, run_dir, False, False, quiet=True)
+        trained_cpu = time.process_time() - cpu
+        scores = score_seq2seq(run_dir)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        extra = json.loads((run_dir / "task.json").read_text())["extra"]
+    torch.set_num_threads(threads)
+    rows = [
+        [name, f"{scores[beam]['wer']:.2%}", f"{scores[beam]['per']:.2%}"]
+        for name, beam in (("greedy", 1), ("beam 5", 5))
+    ]
+    return [
+        "## Grapheme to phoneme (CMUdict)",
+        "",
+        f"- command: `python benchmarks/g2p.py` = `rnnkit train g2p` defaults: bidirectional "
+        f"LSTM encoder and LSTM decoder, 256 units, additive attention, {config.epochs} epochs "
+        f"with a cosine learning rate, one thread",
+        f"- {scores['examples']} held-out words; {extra['steps']} steps, {extra['epochs']} "
+        f"epochs; CPU time {trained_cpu / 60:.1f} min training, {cpu / 60:.1f} min with "
+        f"scoring (wall {wall / 60:.1f} min); targets: WER <= 30 %, PER <= 8 % within 20 "
+        "CPU-minutes",
+        "- reference: Rao et al. 2015, LSTM: WER 25.8 % (21.3 % with an n-gram model)",
+        *table(["decoding", "word error rate", "phoneme error rate"], rows, text_columns=1),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="budget multiplier (default 1)")
+    args = parser.parse_args()
+    table_lines = g2p_table(args.scale)
+    lines = [
+        "# rnnkit on grapheme to phoneme",
+        "",
+        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}; "
+        f"torch {torch.__version__}",
+        "",
+        *table_lines,
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_atomically(RESULTS / "g2p.md", text)
+
+
+if __name__ == "__main__":
+    main()

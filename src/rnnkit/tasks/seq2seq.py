@@ -1,0 +1,217 @@
+"""The sequence-to-sequence tasks: ``g2p`` (CMUdict spellings to phonemes) and
+``seq2seq`` (any source<TAB>target file), trained with teacher forcing and scheduled
+sampling, scored by word and token error rates, greedy and with beam search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.functional import cross_entropy
+
+from rnnkit.data import Tokenizer, bucket_batches, pad
+from rnnkit.data.pairs import Example, load_pairs
+from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, Seq2Seq
+from rnnkit.tasks.metrics import sequence_error_rates
+from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+from rnnkit.train import TrainConfig, Trainer
+
+TASKS = ("g2p", "seq2seq")
+
+
+@dataclass
+class Seq2SeqConfig:
+    task: str = "g2p"
+    data: str = "cmudict"
+    source_tokens: str = "char"  # how a TSV's sources and targets are cut: char or word
+    target_tokens: str = "word"  # (g2p: letters in, space-separated phonemes out)
+    cell: str = "lstm"
+    hidden: int = 256
+    layers: int = 1  # of the encoder
+    bidirectional: bool = True  # encoder
+    embedding_dim: int = 128
+    dropout: float = 0.2
+    attention: str = "additive"
+    sampling: float = 0.0  # scheduled sampling, rising linearly to this by the last epoch
+    batch_size: int = 64
+    lr: float = 2e-3
+    schedule: str = "constant"  # or "cosine": decays to 0 by the last epoch
+    epochs: int = 30
+    time_budget: float | None = None
+    patience: int | None = 5
+    beam: int = 5
+    length_penalty: float = 0.6
+    seed: int = 0
+
+
+def fit_tokenizers(config: Seq2SeqConfig, train: list[Example]) -> tuple[Tokenizer, Tokenizer]:
+    """Source vocabulary, and target vocabulary with BOS and EOS at indices 2 and 3."""
+    lower = True if config.task == "g2p" else None  # spellings are looked up lower-cased
+    source = Tokenizer.fit((s for s, _ in train), config.source_tokens, lower=lower)
+    targets = (t for _, references in train for t in references)
+    return source, Tokenizer.fit(targets, config.target_tokens, lower=False).with_boundaries()
+
+
+def _encode(source: Tokenizer, target: Tokenizer, examples: list[Example], strict=False):
+    """One training pair per reference: (source ids, BOS + target ids + EOS)."""
+    pairs = []
+    for text, references in examples:
+        ids = torch.tensor(source.encode(text, strict), dtype=torch.int64)
+        for reference in references:
+            pairs.append((ids, torch.tensor([BOS, *target.encode(reference), EOS])))
+    return pairs
+
+
+def _batches(pairs, batch_size: int, seed: int, sampling: float, epochs: int):
+    lengths = [len(s) for s, _ in pairs]
+
+    def batches(epoch: int) -> list:
+        probability = sampling * min(1.0, epoch / max(1, epochs - 1))
+        return [
+            (*pad([pairs[k][0] for k in batch]), pad([pairs[k][1] for k in batch])[0],
+             probability)
+            for batch in bucket_batches(lengths, batch_size, seed, epoch)
+        ]  # fmt: skip
+
+    return batches
+
+
+def build_model(config: dict, source_vocab: int, target_vocab: int) -> Seq2Seq:
+    return Seq2Seq(
+        source_vocab, target_vocab, config["embedding_dim"], config["cell"], config["hidden"],
+        config["layers"], config["bidirectional"], config["dropout"], config["attention"],
+    )  # fmt: skip
+
+
+def decode(
+    model: Seq2Seq, sources: list[torch.Tensor], beam: int = 1, length_penalty: float = 0.6,
+    batch_size: int = 256,
+) -> list[Decoded]:  # fmt: skip
+    """Each source (S_i,) decoded on its own row of a batch -> one ``Decoded`` per source
+    (batch of 1, in the order given). Greedy for beam 1."""
+    order = sorted(range(len(sources)), key=lambda k: len(sources[k]))
+    results: list[Decoded | None] = [None] * len(sources)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        source, lengths = pad([sources[k] for k in chunk])
+        if beam == 1:
+            decoded = model.greedy(source, lengths)
+        else:
+            decoded = model.beam_search(source, lengths, beam, length_penalty)
+        for row, k in enumerate(chunk):
+            length, steps = int(decoded.lengths[row]), int(lengths[row])
+            results[k] = Decoded(
+                decoded.tokens[row, :length], decoded.lengths[row],
+                decoded.attention[row, :length, :steps], decoded.scores[row],
+            )  # fmt: skip
+    return results
+
+
+def error_rates(model, source: Tokenizer, target: Tokenizer, examples, beam=1, penalty=0.6):
+    """WER and PER of the model's outputs against each example's references."""
+    sources = [torch.tensor(source.encode(s), dtype=torch.int64) for s, _ in examples]
+    outputs = decode(model, sources, beam, penalty)
+    predictions = [d.tokens.tolist() for d in outputs]
+    references = [[target.encode(r) for r in refs] for _, refs in examples]
+    return sequence_error_rates(predictions, references)
+
+
+def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: bool,
+                  quiet: bool) -> str:  # fmt: skip
+    if config.task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
+    check_run(out, config.task, resume, overwrite)
+    data = load_pairs(config.data, config.seed, config.source_tokens, config.target_tokens)
+    prepare_run(out, config.task, resume, overwrite)
+    torch.manual_seed(config.seed)
+    config.source_tokens, config.target_tokens = data.source_kind, data.target_kind
+    source, target = fit_tokenizers(config, data.train)
+    settings = asdict(config)
+    model = build_model(settings, len(source), len(target))
+
+    def loss(model, batch):
+        x, lengths, y, sampling = batch
+        logits, _ = model(x, lengths, y[:, :-1], sampling)
+        return cross_entropy(logits.flatten(0, 1), y[:, 1:].flatten(), ignore_index=PAD)
+
+    best = {"wer": float("inf"), "state": None}
+
+    def validation_wer(model) -> float:
+        """Greedy WER on the validation words after each epoch (early stopping); the best
+        epoch's weights are kept and saved."""
+        wer = error_rates(model, source, target, data.valid)["wer"]
+        if wer < best["wer"]:
+            best["wer"] = wer
+            best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return wer
+
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
+        schedule=config.schedule, patience=config.patience, seed=config.seed, quiet=quiet,
+        checkpoint_every=500,
+    )  # fmt: skip
+    pairs = _encode(source, target, data.train)
+    batches = _batches(pairs, config.batch_size, config.seed, config.sampling, config.epochs)
+    result = Trainer(model, loss, batches, train_config, out, validation_wer).fit(resume=resume)
+    if best["state"] is not None:  # (of this invocation: a resumed run starts afresh)
+        model.load_state_dict(best["state"])
+    extra = {
+        "source_tokenizer": source.to_dict(), "target_tokenizer": target.to_dict(),
+        "steps": result.steps, "epochs": result.epochs,
+        "best_validation_wer": best["wer"] if best["state"] is not None else None,
+    }  # fmt: skip
+    save_run(out, config.task, settings, model, None, extra)
+    return (
+        f"{result.steps} steps, {result.epochs} epochs ({result.stopped}); saved to {out}\n"
+        + evaluate_seq2seq(out)
+    )
+
+
+def load_seq2seq(run_dir: Path) -> tuple[dict, Seq2Seq, Tokenizer, Tokenizer]:
+    run = load_run(run_dir, TASKS)
+    source = Tokenizer.from_dict(run["extra"]["source_tokenizer"])
+    target = Tokenizer.from_dict(run["extra"]["target_tokenizer"])
+    model = load_weights(run_dir, build_model(run["config"], len(source), len(target)))
+    return run, model, source, target
+
+
+def score_seq2seq(run_dir: Path, data: str | None = None, beams=(1, 5)) -> dict:
+    """-> {"where": what was scored, "examples": n, beam: {"wer", "per"}} on the run's test
+    split, or every example of ``data``."""
+    run, model, source, target = load_seq2seq(run_dir)
+    config = run["config"]
+    loaded = load_pairs(data or config["data"], config["seed"], config["source_tokens"],
+                        config["target_tokens"])  # fmt: skip
+    examples = loaded.test if data is None else loaded.train + loaded.valid + loaded.test
+    scores = {"where": data or f"{config['data']} test split", "examples": len(examples)}
+    for beam in beams:
+        scores[beam] = error_rates(model, source, target, examples, beam, config["length_penalty"])
+    return scores
+
+
+def evaluate_seq2seq(run_dir: Path, data: str | None = None) -> str:
+    scores = score_seq2seq(run_dir, data)
+    lines = [f"{scores['where']}: {scores['examples']} sources"]
+    for beam in (1, 5):
+        name = "greedy" if beam == 1 else f"beam {beam}"
+        lines.append(f"  {name:>7}: word error rate {scores[beam]['wer']:.2%}, "
+                     f"token error rate {scores[beam]['per']:.2%}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def translate(run_dir: Path, text: str, beam: int | None = None):
+    """One source -> (its tokens, the output tokens, the output as text, attention weights
+    (L, S)). An output of no tokens is an error: there would be nothing to show."""
+    run, model, source, target = load_seq2seq(run_dir)
+    pieces = source.split(text.strip())
+    if not pieces:
+        raise ValueError("the text is empty: there is nothing to translate")
+    ids = torch.tensor(source.encode(text.strip(), strict=True), dtype=torch.int64)
+    beam = run["config"]["beam"] if beam is None else beam
+    (decoded,) = decode(model, [ids], beam, run["config"]["length_penalty"])
+    output = decoded.tokens.tolist()
+    if not output:
+        raise ValueError(f"the model produced nothing for {text.strip()!r}")
+    return pieces, [target.tokens[k] for k in output], target.decode(output), decoded.attention

@@ -1,0 +1,120 @@
+"""rnnkit train seq2seq|g2p, rnnkit translate and rnnkit evaluate on a seq2seq run, end to
+end on a small file, and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.data.pairs import load_pairs
+from rnnkit.tasks import seq2seq as task
+
+SMALL = ["--hidden", "24", "--embedding-dim", "12", "--batch-size", "16", "--quiet"]
+
+
+def _copy_tsv(path, count=240):
+    """Words over four letters, each with itself spaced out as the target: a task a small
+    model learns within seconds."""
+    generator = torch.Generator().manual_seed(0)
+    words = set()
+    while len(words) < count:
+        length = int(torch.randint(2, 6, (1,), generator=generator))
+        words.add(
+            "".join("abcd"[int(k)] for k in torch.randint(0, 4, (length,), generator=generator))
+        )
+    path.write_text(
+        "".join(f"{w}\t{' '.join(w.upper())}\n" for w in sorted(words)), encoding="utf-8"
+    )
+    return path
+
+
+def _run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("seq2seq")
+    data, out = _copy_tsv(directory / "copy.tsv"), directory / "run"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is fastest
+    try:
+        status = main(["train", "seq2seq", "--data", str(data), "--target-tokens", "word",
+                       "--epochs", "30", "--lr", "0.005", "--out", str(out), *SMALL])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    assert status == 0
+    return data, out
+
+
+def test_train_translate_and_evaluate(trained, capsys, tmp_path):
+    data, out = trained
+    run = json.loads((out / "task.json").read_text())
+    assert run["task"] == "seq2seq" and run["config"]["target_tokens"] == "word"
+    assert run["extra"]["target_tokenizer"]["tokens"][:4] == ["<pad>", "<unk>", "<s>", "</s>"]
+    status, text, _ = _run(capsys, "translate", out, "dacb", "--plot", tmp_path / "a.png")
+    assert status == 0 and text.splitlines()[0] == "dacb -> D A C B"
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, text, _ = _run(capsys, "evaluate", out)
+    assert status == 0 and "greedy: word error rate" in text and "beam 5:" in text
+    scores = task.score_seq2seq(out)
+    assert scores["examples"] == len(load_pairs(str(data)).test)
+    assert scores[1]["wer"] <= 0.2 and scores[5]["wer"] <= 0.2
+
+
+def test_translate_errors(trained, capsys, tmp_path):
+    _, out = trained
+    status, _, err = _run(capsys, "translate", out, "xyz")
+    assert status == 2 and "never seen in training: 'x''y''z'" in err
+    status, _, err = _run(capsys, "translate", out, "  ")
+    assert status == 2 and "the text is empty" in err
+    status, _, err = _run(capsys, "translate", tmp_path / "none", "abc")
+    assert status == 2 and "does not exist" in err
+
+
+def test_a_line_without_a_tab_stops_training_and_keeps_the_old_run(trained, capsys, tmp_path):
+    _, out = trained
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("ab\tA B\nab A B\n", encoding="utf-8")
+    status, text, err = _run(capsys, "train", "seq2seq", "--data", bad, "--out", out,
+                             "--overwrite", *SMALL)  # fmt: skip
+    assert status == 2 and text == ""
+    assert err.strip() == f"rnnkit: error: {bad}, line 2: expected source<TAB>target, no tab"
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    status, _, err = _run(capsys, "train", "seq2seq", "--data", bad, "--out", tmp_path / "new")
+    assert status == 2 and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--sampling", "1.5", "--sampling"), ("--length-penalty", "-1", "--length-penalty"),
+     ("--attention", "dot", "--attention"), ("--beam", "0", "--beam")],
+)  # fmt: skip
+def test_bad_options_are_named(capsys, tmp_path, option, value, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "g2p", option, value, "--out", str(tmp_path / "run")])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_g2p_reads_cmudict_letters_to_phonemes(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(
+        task, "train_seq2seq", lambda config, *rest: seen.setdefault("c", config) and ""
+    )
+    assert main(["train", "g2p", "--attention", "multiplicative", "--sampling", "0.25",
+                 "--no-bidirectional", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
+    config = seen["c"]
+    assert (config.task, config.data, config.source_tokens, config.target_tokens) == (
+        "g2p", "cmudict", "char", "word")  # fmt: skip
+    assert config.attention == "multiplicative" and config.sampling == 0.25
+    assert not config.bidirectional
+    source, target = task.fit_tokenizers(config, [("Read", ["R IY D"])])
+    assert source.encode("READ") == source.encode("read")  # spellings are lower-cased
+    assert target.encode("R IY D") == [target.index[p] for p in ("R", "IY", "D")]
