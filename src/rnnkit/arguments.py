@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -40,3 +41,13 @@ def duration(text: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return seconds
+
+
+def add_run_options(command: argparse.ArgumentParser) -> None:
+    """The options every ``rnnkit train TASK`` shares: where the run goes and how."""
+    add = command.add_argument
+    add("--seed", type=int, default=0)
+    add("--out", type=Path, required=True, help="the run directory")
+    add("--resume", action="store_true", help="continue the run in --out")
+    add("--overwrite", action="store_true", help="replace whatever is in --out")
+    add("--quiet", action="store_true", help="no progress bars")

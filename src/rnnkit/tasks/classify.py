@@ -15,7 +15,7 @@ from rnnkit.data.pretrained import known_words, pretrained_embeddings
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
-from rnnkit.train import TrainConfig, Trainer
+from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
 
 @dataclass
@@ -120,27 +120,20 @@ def train_classifier(
         x, lengths, y = batch
         return cross_entropy(model(x, lengths), y)
 
-    best = {"error": float("inf"), "state": None}
-
     def error_rate(model) -> float:
-        """Validation error after each epoch (lower is better, for early stopping); the
-        weights of the best epoch are kept, and are the ones saved."""
-        error = float((_predict(model, valid_x) != valid_y).double().mean())
-        if error < best["error"]:
-            best["error"] = error
-            best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return error
+        """Validation error after each epoch (lower is better, for early stopping)."""
+        return float((_predict(model, valid_x) != valid_y).double().mean())
+
+    best = BestEpoch(error_rate)  # the best epoch's weights are the ones saved
 
     train_config = TrainConfig(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
         patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
     )  # fmt: skip
     batches = _batches(train_x, [y for _, y in data.train], config.batch_size, config.seed)
-    result = Trainer(model, loss, batches, train_config, out, error_rate).fit(resume=resume)
-    if best["state"] is not None:  # (of this invocation: a resumed run starts afresh)
-        model.load_state_dict(best["state"])
+    result = Trainer(model, loss, batches, train_config, out, best).fit(resume=resume)
     extra = {"classes": data.classes, "scale": scale, "steps": result.steps}
-    extra["best_validation_error"] = best["error"] if best["state"] is not None else None
+    extra["best_validation_error"] = best.restore(model)
     if config.pretrained:
         extra["pretrained_coverage"] = found
     save_run(out, config.task, settings, model, tokenizer, extra)

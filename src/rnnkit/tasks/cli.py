@@ -12,10 +12,9 @@ rnnkit train g2p|seq2seq ... and rnnkit translate DIR ...: rnnkit.tasks.seq2seq_
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
-from rnnkit.arguments import duration, positive, rate
+from rnnkit.arguments import add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data.pretrained import PRETRAINED
 from rnnkit.models import POOLINGS
@@ -53,11 +52,7 @@ def add_train_tasks(tasks) -> None:
         add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m, 1.5h")
         add("--lr", type=float, default=2e-3)
         add("--batch-size", type=positive, default=32 if command is not charlm else 64)
-        add("--seed", type=int, default=0)
-        add("--out", type=Path, required=True, help="the run directory")
-        add("--resume", action="store_true", help="continue the run in --out")
-        add("--overwrite", action="store_true", help="replace whatever is in --out")
-        add("--quiet", action="store_true", help="no progress bars")
+        add_run_options(command)
         if command is not charlm:
             add("--bidirectional", action="store_true")
             add("--pooling", choices=POOLINGS, default="last")
@@ -106,11 +101,7 @@ def _add_generator_training(tasks) -> None:
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
     add("--lr", type=float, default=2e-3)
     add("--batch-size", type=positive, default=32)
-    add("--seed", type=int, default=0)
-    add("--out", type=Path, required=True, help="the run directory")
-    add("--resume", action="store_true", help="continue the run in --out")
-    add("--overwrite", action="store_true", help="replace whatever is in --out")
-    add("--quiet", action="store_true", help="no progress bars")
+    add_run_options(command)
 
 
 def add_commands(commands) -> None:
@@ -256,14 +247,9 @@ def predict(args: argparse.Namespace) -> str:
 
 
 def _plot_trace(path: Path, text: str, words, classes, probabilities) -> None:
-    import matplotlib
+    from rnnkit.tasks.figures import save_png, subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnnkit.train.files import write_atomic
-
-    figure, axes = plt.subplots(figsize=(max(4, 0.9 * len(words) + 2), 3.2))
+    figure, axes = subplots(figsize=(max(4, 0.9 * len(words) + 2), 3.2))
     for k, name in enumerate(classes):
         axes.plot(range(len(words)), probabilities[:, k].numpy(), marker="o", label=f"P({name})")
     axes.set_xticks(range(len(words)), words)
@@ -271,8 +257,4 @@ def _plot_trace(path: Path, text: str, words, classes, probabilities) -> None:
     axes.set_ylabel("probability after the word")
     axes.set_title(text)
     axes.legend()
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    write_atomic(path, lambda f: f.write(buffer.getvalue()))
+    save_png(figure, path)

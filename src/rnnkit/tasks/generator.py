@@ -18,7 +18,7 @@ from torch.nn.functional import cross_entropy, one_hot
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.models.conditional_generator import ConditionalGenerator
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
-from rnnkit.train import TrainConfig, Trainer
+from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -99,23 +99,13 @@ def train_generator(config: GeneratorConfig, out: Path, resume: bool, overwrite:
         logits = model(tokens[:, :-1], condition)
         return cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten(), ignore_index=PAD)
 
-    best = {"perplexity": math.inf, "state": None}
-
-    def validation_perplexity(model) -> float:
-        value = perplexity(model, valid, classes)
-        if value < best["perplexity"]:
-            best["perplexity"] = value
-            best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return value
-
+    best = BestEpoch(lambda model: perplexity(model, valid, classes))
     train_config = TrainConfig(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
         patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
     )  # fmt: skip
-    trainer = Trainer(model, loss, batches, train_config, out, validation_perplexity)
-    result = trainer.fit(resume=resume)
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
+    result = Trainer(model, loss, batches, train_config, out, best).fit(resume=resume)
+    best.restore(model)
     extra = {"classes": data.classes, "steps": result.steps, "epochs": result.epochs}
     save_run(out, "generator", settings, model, tokenizer, extra)
     test = _sequences(tokenizer, data.test)

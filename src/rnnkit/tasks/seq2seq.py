@@ -16,7 +16,7 @@ from rnnkit.data.pairs import Example, load_pairs
 from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, Seq2Seq
 from rnnkit.tasks.metrics import sequence_error_rates
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
-from rnnkit.train import TrainConfig, Trainer
+from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
 TASKS = ("g2p", "seq2seq")
 
@@ -136,16 +136,8 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
         logits, _ = model(x, lengths, y[:, :-1], sampling)
         return cross_entropy(logits.flatten(0, 1), y[:, 1:].flatten(), ignore_index=PAD)
 
-    best = {"wer": float("inf"), "state": None}
-
-    def validation_wer(model) -> float:
-        """Greedy WER on the validation words after each epoch (early stopping); the best
-        epoch's weights are kept and saved."""
-        wer = error_rates(model, source, target, data.valid)["wer"]
-        if wer < best["wer"]:
-            best["wer"] = wer
-            best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return wer
+    # Greedy WER on the validation words after each epoch; the best epoch's weights are saved.
+    best = BestEpoch(lambda model: error_rates(model, source, target, data.valid)["wer"])
 
     train_config = TrainConfig(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
@@ -154,13 +146,12 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
     )  # fmt: skip
     pairs = _encode(source, target, data.train)
     batches = _batches(pairs, config.batch_size, config.seed, config.sampling, config.epochs)
-    result = Trainer(model, loss, batches, train_config, out, validation_wer).fit(resume=resume)
-    if best["state"] is not None:  # (of this invocation: a resumed run starts afresh)
-        model.load_state_dict(best["state"])
+    result = Trainer(model, loss, batches, train_config, out, best).fit(resume=resume)
+    best_wer = best.restore(model)
     extra = {
         "source_tokenizer": source.to_dict(), "target_tokenizer": target.to_dict(),
         "steps": result.steps, "epochs": result.epochs,
-        "best_validation_wer": best["wer"] if best["state"] is not None else None,
+        "best_validation_wer": best_wer,
     }  # fmt: skip
     save_run(out, config.task, settings, model, None, extra)
     return (

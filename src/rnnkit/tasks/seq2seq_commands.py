@@ -8,10 +8,9 @@ rnnkit translate DIR "recurrent" [--beam 5] [--plot attention.png]
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
-from rnnkit.arguments import duration, positive, rate
+from rnnkit.arguments import add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.models.attention import ATTENTIONS
 from rnnkit.train.schedule import SCHEDULES
@@ -69,11 +68,7 @@ def add_seq2seq_training(tasks) -> None:
         add("--beam", type=positive, default=5, help="beam width of translate (default 5)")
         add("--length-penalty", type=_non_negative, default=0.6,
             help="alpha of the beam's length normalisation (default 0.6; 0: none)")  # fmt: skip
-        add("--seed", type=int, default=0)
-        add("--out", type=Path, required=True, help="the run directory")
-        add("--resume", action="store_true", help="continue the run in --out")
-        add("--overwrite", action="store_true", help="replace whatever is in --out")
-        add("--quiet", action="store_true", help="no progress bars")
+        add_run_options(command)
 
 
 def add_translate_command(commands) -> None:
@@ -124,22 +119,13 @@ def translate(args: argparse.Namespace) -> str:
 
 def plot_attention(path: Path, source: list[str], output: list[str], weights) -> None:
     """A heat map: one row per output token, one column per source token."""
-    import matplotlib
+    from rnnkit.tasks.figures import save_png, subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnnkit.train.files import write_atomic
-
-    figure, axes = plt.subplots(figsize=(2 + 0.45 * len(source), 1.5 + 0.4 * len(output)))
+    figure, axes = subplots(figsize=(2 + 0.45 * len(source), 1.5 + 0.4 * len(output)))
     image = axes.imshow(weights.numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
     axes.set_xticks(range(len(source)), source)
     axes.set_yticks(range(len(output)), output)
     axes.set_xlabel("source")
     axes.set_ylabel("output")
     figure.colorbar(image, ax=axes, label="attention weight")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    write_atomic(path, lambda f: f.write(buffer.getvalue()))
+    save_png(figure, path)

@@ -4,10 +4,12 @@ a kill, metrics in the run directory, and gradient-flow diagnostics
 (``rnnkit.train.diagnostics``)."""
 
 from rnnkit.train.batches import SequenceChunk, sequence_batches, shuffled_batches, stream_batches
+from rnnkit.train.best_epoch import BestEpoch
 from rnnkit.train.checkpoint import CheckpointError, load_latest, save_checkpoint
 from rnnkit.train.trainer import NonFiniteTraining, TrainConfig, Trainer, TrainResult
 
 __all__ = [
+    "BestEpoch",
     "CheckpointError",
     "SequenceChunk",
     "NonFiniteTraining",
