@@ -74,9 +74,12 @@ def test_gradients_match_finite_differences(attention):
 
 def test_teacher_forcing_on_the_greedy_output_reproduces_it():
     model = _model(cell="gru")
+    with torch.no_grad():
+        model.output.bias[EOS] += 0.2  # so that one row ends at once and the others run on
     source, lengths = _source()
     decoded = model.greedy(source, lengths, max_length=6)
     steps = decoded.tokens.shape[1]
+    assert sorted(decoded.lengths.tolist()) == [0, 6, 6]
     target_in = torch.cat((torch.full((3, 1), BOS), decoded.tokens[:, :-1]), 1)
     logits, weights = model(source, lengths, target_in)
     for row in range(3):
@@ -86,6 +89,9 @@ def test_teacher_forcing_on_the_greedy_output_reproduces_it():
         torch.testing.assert_close(weights[row, :length], decoded.attention[row, :length])
         if length < steps:
             assert int(own[length]) == EOS
+        chosen = decoded.tokens[row, :length].tolist() + ([EOS] if length < steps else [])
+        expected = output_log_probs(logits[row].detach())[range(len(chosen)), chosen].sum()
+        torch.testing.assert_close(decoded.scores[row], expected)
 
 
 def test_full_scheduled_sampling_ignores_the_given_tokens():
@@ -126,12 +132,14 @@ def test_beam_of_one_is_greedy():
     torch.testing.assert_close(greedy.attention, beam.attention)
 
 
-@pytest.mark.parametrize("alpha", [0.0, 1.0])
+@pytest.mark.parametrize("alpha", [0.0, 3.0])
 def test_a_wide_beam_finds_the_best_sequence(alpha):
     """Outputs may hold EOS, 4 and 5; a beam of 9 keeps every prefix of up to 2 tokens,
     so beam search over 3 steps is exhaustive and must find the brute-force optimum."""
     torch.manual_seed(0)
     model = Seq2Seq(7, 6, 5, "lstm", 6, 1, False, 0.0, "multiplicative").eval()
+    with torch.no_grad():  # EOS a little less likely: the length penalty now decides
+        model.output.bias[EOS] -= 0.6  # between ending at once (alpha 0) and going on (3)
     source, lengths = _source()
     decoded = model.beam_search(source, lengths, beam=9, length_penalty=alpha, max_length=3)
     for row in range(3):
