@@ -13,9 +13,10 @@ from rnnkit.cli import main
 SMALL = ["--hidden", "8", "--epochs", "3", "--horizon", "6", "--window", "12", "--quiet"]
 
 
-def _series_csv(path, periods=60, value=None):
+def _series_csv(path, periods=60, value=None, level=20):
     t = np.arange(periods)
-    y = 20 + 0.2 * t + 3 * np.sin(2 * np.pi * t / 12) if value is None else np.full(periods, value)
+    y = level + 0.2 * t + 3 * np.sin(2 * np.pi * t / 12)
+    y = y if value is None else np.full(periods, value)
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["date", "sales", "price"])
@@ -62,6 +63,11 @@ def test_train_then_forecast_a_csv(tmp_path, capsys):
         (lambda p: p.write_text("date,sales\n2020-01,\n2020-02,\n2020-03,\n"), [], "is empty"),
         (lambda p: p.write_text("date,sales\n2020-01,1\n2020-02,x\n"), [], "is not a number"),
         (lambda p: _series_csv(p), ["--time-column", "when"], "no column 'when'"),
+        (
+            lambda p: _series_csv(p, level=-10),
+            ["--transform", "log"],
+            "transform 'log' needs positive targets",
+        ),
     ],
 )
 def test_bad_series_are_one_line_errors_and_write_nothing(tmp_path, capsys, make, extra, message):
@@ -88,3 +94,33 @@ def test_forecasting_a_series_of_other_columns_is_refused(tmp_path, capsys):
     )
     status, _, err = _run(capsys, "forecast", out, "--data", other)
     assert status == 2 and "the model was trained on ['sales']" in err
+
+
+def test_the_transform_ensemble_and_calibration_settings_reach_the_run(tmp_path, capsys):
+    data, out = _series_csv(tmp_path / "shop.csv"), tmp_path / "run"
+    status, _, _ = _run(capsys, "train", "forecast", "--data", data, "--target", "sales",
+                        "--out", out, "--transform", "log", "--ensemble", "2", "--no-calibrate",
+                        *SMALL)  # fmt: skip
+    assert status == 0
+    run = json.loads((out / "task.json").read_text())
+    config, extra = run["config"], run["extra"]
+    assert (config["transform"], config["ensemble"], config["calibrate"]) == ("log", 2, False)
+    assert extra["transform"] == "log" and extra["interval_scale"] == [1.0]
+    status, text, _ = _run(capsys, "forecast", out)
+    rows = list(csv.reader(text.splitlines()))[1:]
+    assert status == 0 and len(rows) == 6
+    assert all(0 < float(r[2]) < float(r[1]) < float(r[3]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--transform", "sqrt"], "argument --transform: invalid choice: 'sqrt'"),
+        (["--ensemble", "0"], "argument --ensemble: expected a positive integer"),
+    ],
+)
+def test_bad_forecast_options_are_one_line_errors(tmp_path, capsys, option, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "forecast", "--out", str(tmp_path / "run"), *option])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and not (tmp_path / "run").exists()

@@ -2,10 +2,14 @@
 never saw, forecast past the end, and backtest it from rolling origins.
 
 A model is fitted on the periods before an origin: the last ``horizon`` of those are its
-validation part (early stopping), and the scaler and every training window see only the
-rest. ``rnnkit train forecast`` puts the origin ``horizon`` before the end and scores the
-periods after it; a backtest repeats that from several origins, each model trained
-afresh.
+validation part (early stopping, and calibrating the prediction intervals), and the choice
+of transform, the scaler and every training window see only the rest. ``rnnkit train
+forecast`` puts the origin ``horizon`` before the end and scores the periods after it; a
+backtest repeats that from several origins, each model trained afresh.
+
+The pipeline, for targets y (T, K): ``transform`` (log or none) -> ``Scaler`` -> the
+``Forecaster`` (or an ensemble of them, one per seed) -> an interval in the model's units,
+stretched by the calibration factor -> inverse scaler -> inverse transform.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ import numpy as np
 import torch
 
 from rnnkit.data.named_series import NAMED_SERIES
+from rnnkit.data.series_transform import (
+    TRANSFORMS,
+    apply_transform,
+    choose_transform,
+    invert_transform,
+)
 from rnnkit.data.timeseries import (
     TimeSeries,
     calendar_features,
@@ -27,15 +37,29 @@ from rnnkit.data.timeseries import (
     read_series_csv,
 )
 from rnnkit.data.windows import Scaler, window_starts
+from rnnkit.models.forecast_ensemble import ForecastEnsemble
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.baselines import seasonal_naive
+from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, widen
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
 from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
-from rnnkit.train import TrainConfig, Trainer
+from rnnkit.train import TrainConfig, Trainer, TrainResult
 
 
 @dataclass
 class ForecastConfig:
+    """The settings of ``rnnkit train forecast``, saved in the run's task.json.
+
+    * ``transform``: of the targets before scaling; "log" for positive series whose
+      seasonal swing grows with the level (the central forecast is then the median of a
+      log-normal, ``exp`` of the mean on the log scale), "none", or "auto": log when every
+      target is positive and multiplicative (``series_transform.choose_transform``).
+    * ``ensemble``: members trained from seeds ``seed``, ``seed + 1``, ...; forecasts and
+      interval ends are their means.
+    * ``calibrate``: stretch or shrink the intervals so that they hold ``coverage`` of the
+      validation horizon's values (``forecast_calibration``).
+    """
+
     data: str = "co2"
     horizon: int = 12
     window: int | None = None  # past periods the model reads; None: 3 seasons or 3 horizons
@@ -47,6 +71,9 @@ class ForecastConfig:
     distribution: str = "gaussian"
     coverage: float = 0.8  # of the prediction intervals
     relative: bool = True
+    transform: str = "auto"
+    ensemble: int = 3
+    calibrate: bool = True
     batch_size: int = 32
     lr: float = 3e-3
     epochs: int = 300
@@ -54,6 +81,14 @@ class ForecastConfig:
     time_budget: float | None = None
     seed: int = 0
     columns: dict = field(default_factory=dict)  # time_column, targets, covariates
+
+    def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
+        if not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ValueError(f"ensemble must be a positive number of models, got {self.ensemble!r}")
+        if not 0 < self.coverage < 1:
+            raise ValueError(f"coverage must be in (0, 1), got {self.coverage!r}")
 
     def window_for(self, series: TimeSeries) -> int:
         return self.window or max(3 * series.season, 3 * self.horizon)
@@ -111,29 +146,75 @@ def windows(data: Prepared, starts: np.ndarray, window: int, horizon: int) -> di
     return out
 
 
-def build_model(config: dict, series: TimeSeries) -> Forecaster:
+def build_model(config: dict, series: TimeSeries) -> Forecaster | ForecastEnsemble:
+    """The (untrained) model that ``config`` describes: one ``Forecaster``, or with
+    ``ensemble`` > 1 that many in a ``ForecastEnsemble``."""
     calendar = calendar_features(series.times[:1], series.frequency).shape[1]
-    return Forecaster(
-        series.values.shape[1], series.covariates.shape[1], calendar, config["horizon"],
-        config["cell"], config["hidden"], config["layers"], config["dropout"],
-        config["decoder"], config["distribution"], relative=config["relative"],
-    )  # fmt: skip
+    members = [
+        Forecaster(
+            series.values.shape[1],
+            series.covariates.shape[1],
+            calendar,
+            config["horizon"],
+            config["cell"],
+            config["hidden"],
+            config["layers"],
+            config["dropout"],
+            config["decoder"],
+            config["distribution"],
+            relative=config["relative"],
+        )  # fmt: skip
+        for _ in range(config.get("ensemble", 1))  # runs from before ensembles had one
+    ]
+    return members[0] if len(members) == 1 else ForecastEnsemble(members)
 
 
-def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = True):
-    """Train on ``series`` but its last ``horizon`` periods, stopping early on those
-    -> (model, scaler, the trainer's result)."""
+@dataclass
+class Fitted:
+    """A trained model and what forecasting with it takes."""
+
+    model: Forecaster | ForecastEnsemble
+    scaler: Scaler  # of the transformed targets and the covariates
+    transform: str  # "log" or "none": applied to the targets before the scaler
+    spread: np.ndarray  # (K,) each target's interval calibration factor (1: as predicted)
+    result: TrainResult  # the training; with an ensemble, its steps are all members'
+
+
+def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = True) -> Fitted:
+    """Train on ``series`` but its last ``horizon`` periods, stopping early on those and
+    calibrating the interval on them."""
     horizon, window = config.horizon, config.window_for(series)
     end_train = len(series) - horizon
     for k, name in enumerate(series.targets):
         check_target(series.values[:end_train, k], f"target {name!r} in the training part")
+    transform = choose_transform(series.values[:end_train], series.season, config.transform)
+    series = replace(series, values=apply_transform(series.values, transform))
     scaler = Scaler.fit(np.concatenate((series.values, series.covariates), 1)[:end_train])
-    data = prepare(series, scaler)
-    starts = window_starts(end_train, window, horizon)
-    train = windows(data, starts, window, horizon)
+    data = prepare(series, scaler, extra=horizon)  # calendar rows for calibrate's windows
+    train = windows(data, window_starts(end_train, window, horizon), window, horizon)
     valid = windows(data, np.array([len(series) - window - horizon]), window, horizon)
+    members, steps = [], 0
+    for member in range(config.ensemble):
+        where = out if config.ensemble == 1 else out / f"member-{member}"
+        model, result = train_model(
+            replace(config, seed=config.seed + member), series, train, valid, where, quiet
+        )
+        members.append(model)
+        steps += result.steps
+    model = members[0] if len(members) == 1 else ForecastEnsemble(members)
+    spread = np.ones(series.values.shape[1])
+    if config.calibrate:
+        spread = calibrate(model, data, end_train, window, config.coverage)
+    return Fitted(model, scaler, transform, spread, replace(result, steps=steps))
+
+
+def train_model(
+    config: ForecastConfig, series: TimeSeries, train: dict, valid: dict, out: Path, quiet: bool
+) -> tuple[Forecaster, TrainResult]:
+    """One ``Forecaster`` from ``config.seed``, trained on the windows ``train`` and kept
+    at its best loss on the window ``valid``."""
     torch.manual_seed(config.seed)
-    model = build_model(asdict(config), series)
+    model = build_model({**asdict(config), "ensemble": 1}, series)
 
     def forward(model, batch):
         teacher = batch["future"] if model.decoder == "autoregressive" else None
@@ -157,7 +238,7 @@ def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = Tru
             best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return score
 
-    count = len(starts)
+    count = len(train["past"])
 
     def batches(epoch: int):
         order = torch.randperm(count, generator=torch.Generator().manual_seed(config.seed + epoch))
@@ -174,23 +255,63 @@ def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = Tru
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
-    return model, scaler, result
+    return model, result
+
+
+def calibrate(
+    model: Forecaster | ForecastEnsemble,
+    data: Prepared,
+    end_train: int,
+    window: int,
+    coverage_: float,
+) -> np.ndarray:
+    """(K,) factors (>= 1) that widen the model's intervals to hold ``coverage_`` of the
+    held-out periods from ``end_train`` to the end of ``data.values``: every forecast of
+    them (from each origin whose window fits, at every lead that lands there) is scored
+    (``forecast_calibration``). No period after the end is read.
+
+    Intervals are widened, never narrowed: these periods chose the model's epoch (early
+    stopping), so they flatter it, and one horizon's evidence that an interval is too wide
+    is weak (in rolling-origin backtests, narrowing lowered the coverage on every series).
+    """
+    horizon, end = model.horizon, len(data.values)
+    origins = np.arange(max(window, end_train - horizon + 1), end)
+    batch = windows(data, origins - window, window, horizon)
+    with torch.no_grad():
+        parameters = model(batch["past"], batch["observed"], batch["covariates"],
+                           batch["calendar"])  # fmt: skip
+        central, lower, upper = (t.double().numpy() for t in model.interval(parameters, coverage_))
+    ahead = origins[:, None] + np.arange(horizon)  # (N, H): the period each lead forecasts
+    held = (ahead >= end_train) & (ahead < end)
+    actual = np.full(central.shape, np.nan)  # (N, H, K)
+    seen = np.where(data.observed[ahead[held]] > 0, data.values[ahead[held]], np.nan)
+    actual[held] = seen
+    factors = [
+        spread_factor(interval_scores(actual[..., k], central[..., k], lower[..., k],
+                                      upper[..., k]), coverage_)
+        for k in range(central.shape[-1])
+    ]  # fmt: skip
+    return np.maximum(factors, 1.0)
 
 
 def forecast_after(
-    model: Forecaster, scaler: Scaler, series: TimeSeries, window: int, coverage_: float
+    fitted: Fitted, series: TimeSeries, window: int, coverage_: float
 ) -> dict[str, np.ndarray]:
     """The ``model.horizon`` periods after the end of ``series`` -> times (H,) and
-    central, lower, upper (H, K) in the series' units."""
-    horizon = model.horizon
-    data = prepare(series, scaler, extra=horizon)
+    central, lower, upper (H, K) in the series' units (with the log transform the central
+    forecast is the median)."""
+    model, scaler, horizon = fitted.model, fitted.scaler, fitted.model.horizon
+    model_series = replace(series, values=apply_transform(series.values, fitted.transform))
+    data = prepare(model_series, scaler, extra=horizon)
     batch = windows(data, np.array([len(series) - window]), window, horizon)
     with torch.no_grad():
         parameters = model(batch["past"], batch["observed"], batch["covariates"],
                            batch["calendar"])  # fmt: skip
-        central, lower, upper = model.interval(parameters, coverage_)
+        interval = model.interval(parameters, coverage_)
+    central, lower, upper = (t[0].double().numpy() for t in interval)  # (H, K) each
+    lower, upper = widen(central, lower, upper, fitted.spread)
     k = slice(0, series.values.shape[1])
-    back = lambda t: scaler.inverse(t[0].double().numpy(), k)  # noqa: E731
+    back = lambda a: invert_transform(scaler.inverse(a, k), fitted.transform)  # noqa: E731
     times = future_times(series, horizon)
     return {"times": times, "central": back(central), "lower": back(lower), "upper": back(upper)}
 
@@ -220,8 +341,8 @@ def backtest(config: ForecastConfig, series: TimeSeries, folds: int = 3) -> list
         origin = len(series) - fold * horizon
         history = cut(series, origin)
         with tempfile.TemporaryDirectory() as scratch:
-            model, scaler, _ = fit(config, history, Path(scratch))
-        forecast = forecast_after(model, scaler, history, window, config.coverage)
+            fitted = fit(config, history, Path(scratch))
+        forecast = forecast_after(fitted, history, window, config.coverage)
         actual = series.values[origin : origin + horizon]
         scores = score_forecast(forecast, actual, history.values, series.season)
         results.append({"origin": origin, **scores, "forecast": forecast})
@@ -242,19 +363,21 @@ def train_forecaster(config: ForecastConfig, out: Path, overwrite: bool, quiet: 
         )
     origin = len(series) - horizon
     history = cut(series, origin)
-    model, scaler, result = fit(config, history, out, quiet)
-    forecast = forecast_after(model, scaler, history, window, config.coverage)
+    fitted = fit(config, history, out, quiet)
+    result = fitted.result
+    forecast = forecast_after(fitted, history, window, config.coverage)
     actual = series.values[origin:]
     scores = score_forecast(forecast, actual, history.values, series.season)
     naive = seasonal_naive_forecast(history, config.horizon)
     naive_mase = mase(actual, naive, history.values, series.season)
     extra = {
-        "scaler": scaler.to_dict(), "window": window, "steps": result.steps,
+        "scaler": fitted.scaler.to_dict(), "window": window, "steps": result.steps,
+        "transform": fitted.transform, "interval_scale": fitted.spread.tolist(),
         "series": {"targets": series.targets, "covariates": series.covariate_names,
                    "frequency": series.frequency, "season": series.season},
         "test": {**scores, "seasonal_naive_mase": naive_mase},
     }  # fmt: skip
-    save_run(out, "forecast", asdict(config), model, None, extra)
+    save_run(out, "forecast", asdict(config), fitted.model, None, extra)
     return (
         f"{result.steps} steps, {result.epochs} epochs ({result.stopped}); saved to {out}\n"
         f"last {config.horizon} periods of {series.name}: MASE {scores['mase']:.3f} "
@@ -294,7 +417,10 @@ def forecast_run(run_dir: Path, data: str | None = None, horizon: int | None = N
     if len(series) < window:
         raise ValueError(f"the series has {len(series)} periods; the model reads the last {window}")
     model = load_weights(run_dir, build_model(config, series))
-    scaler = Scaler.from_dict(extra["scaler"])
-    result = forecast_after(model, scaler, series, window, config["coverage"])
+    # Runs from before transforms and calibration: neither.
+    transform = extra.get("transform", "none")
+    spread = np.array(extra.get("interval_scale", [1.0] * len(series.targets)))
+    fitted = Fitted(model, Scaler.from_dict(extra["scaler"]), transform, spread, None)
+    result = forecast_after(fitted, series, window, config["coverage"])
     result = {name: values[:horizon] for name, values in result.items()}
     return series, {**result, "coverage": config["coverage"]}

@@ -13,7 +13,11 @@ from pathlib import Path
 
 from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
+from rnnkit.data.series_transform import TRANSFORMS
 from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
+
+#: The default of ForecastConfig.ensemble (kept here: importing that would import torch).
+ENSEMBLE = 3
 
 
 def _coverage(text: str) -> float:
@@ -48,6 +52,14 @@ def add_forecast_training(tasks) -> None:
     add("--decoder", choices=DECODERS, default="direct")
     add("--distribution", choices=DISTRIBUTIONS, default="gaussian")
     add("--coverage", type=_coverage, default=0.8, help="of the prediction interval (0.8)")
+    add("--transform", choices=TRANSFORMS, default="auto",
+        help="of the targets: log suits positive series whose seasonal swing grows with "
+        "the level; auto (default) picks log for those, none otherwise")  # fmt: skip
+    add("--ensemble", type=positive, default=ENSEMBLE,
+        help=f"models trained from successive seeds, averaged (default {ENSEMBLE})")  # fmt: skip
+    add("--no-calibrate", dest="calibrate", action="store_false",
+        help="keep the model's own interval width instead of fitting it to the coverage of "
+        "the validation horizon")  # fmt: skip
     add("--epochs", type=positive, default=300)
     add("--patience", type=positive, default=30, help="early stopping, in epochs")
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
@@ -78,9 +90,12 @@ def train(args: argparse.Namespace) -> str:
     columns = {"time_column": args.time_column, "targets": args.target,
                "covariates": args.covariates}  # fmt: skip
     config = ForecastConfig(
-        args.data, args.horizon, args.window, args.cell, args.hidden, args.layers,
-        args.dropout, args.decoder, args.distribution, args.coverage, True, args.batch_size,
-        args.lr, args.epochs, args.patience, args.time_budget, args.seed, columns,
+        data=args.data, horizon=args.horizon, window=args.window, cell=args.cell,
+        hidden=args.hidden, layers=args.layers, dropout=args.dropout, decoder=args.decoder,
+        distribution=args.distribution, coverage=args.coverage, transform=args.transform,
+        ensemble=args.ensemble, calibrate=args.calibrate, batch_size=args.batch_size,
+        lr=args.lr, epochs=args.epochs, patience=args.patience, time_budget=args.time_budget,
+        seed=args.seed, columns=columns,
     )  # fmt: skip
     return train_forecaster(config, args.out, args.overwrite, args.quiet)
 
