@@ -128,16 +128,11 @@ def forecast(args: argparse.Namespace) -> str:
 
 def plot_forecast(path: Path, series, result: dict) -> None:
     """History (its last few seasons), the forecast and its interval, one panel per target."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnnkit.train.files import write_atomic
+    from rnnkit.tasks.figures import save_png, subplots
 
     shown = max(4 * series.season, 5 * len(result["times"]))
     targets = series.targets
-    figure, axes = plt.subplots(len(targets), 1, figsize=(8, 2.8 * len(targets)), squeeze=False)
+    figure, axes = subplots(len(targets), 1, figsize=(8, 2.8 * len(targets)), squeeze=False)
     for j, (name, axis) in enumerate(zip(targets, axes[:, 0], strict=True)):
         axis.plot(series.times[-shown:], series.values[-shown:, j], color="black", label=name)
         axis.plot(result["times"], result["central"][:, j], color="tab:blue", label="forecast")
@@ -146,8 +141,4 @@ def plot_forecast(path: Path, series, result: dict) -> None:
                           label=f"{result['coverage']:.0%} interval")  # fmt: skip
         axis.legend(loc="upper left")
     axes[0, 0].set_title(f"{series.name}: forecast of the next {len(result['times'])} periods")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    write_atomic(path, lambda f: f.write(buffer.getvalue()))
+    save_png(figure, path)

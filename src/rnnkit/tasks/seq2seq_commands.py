@@ -112,12 +112,12 @@ def translate(args: argparse.Namespace) -> str:
     pieces, output, text, attention = run_translation(args.run, args.text, args.beam)
     line = f"{args.text.strip()} -> {text}"
     if args.plot:
-        plot_attention(args.plot, pieces, output, attention)
+        plot_attention(args.plot, pieces, output, attention, title=line)
         line += f"\nattention drawn in {args.plot}"
     return line
 
 
-def plot_attention(path: Path, source: list[str], output: list[str], weights) -> None:
+def plot_attention(path: Path, source: list[str], output: list[str], weights, title="") -> None:
     """A heat map: one row per output token, one column per source token."""
     from rnnkit.tasks.figures import save_png, subplots
 
@@ -127,5 +127,6 @@ def plot_attention(path: Path, source: list[str], output: list[str], weights) ->
     axes.set_yticks(range(len(output)), output)
     axes.set_xlabel("source")
     axes.set_ylabel("output")
+    axes.set_title(title)
     figure.colorbar(image, ax=axes, label="attention weight")
     save_png(figure, path)
