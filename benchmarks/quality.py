@@ -143,7 +143,7 @@ def generator_table(minutes: float, judge: ClassifierConfig) -> list[str]:
         "## Sentences from a sentiment label (MR)",
         "",
         f"`rnnkit train generator --data mr --time-budget {minutes:g}m` defaults (LSTM 256, "
-        "the one-hot label sets the initial state):",
+        "the one-hot label sets the initial state and is added to every word's input):",
         "",
         *(f"    {line}" for line in report.splitlines()),
         "",

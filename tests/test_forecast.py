@@ -172,6 +172,26 @@ def test_an_ensemble_of_identical_members_forecasts_as_one():
         torch.testing.assert_close(a, b)
 
 
+def test_a_gaussian_ensemble_interval_is_its_mixtures_and_widens_where_members_disagree():
+    members = [Forecaster(1, horizon=1, hidden=4) for _ in range(2)]
+    ensemble = ForecastEnsemble(members)
+    # Members N(0, 1) and N(2, 1): the mixture has mean 1 and variance 1 + 1 = 2
+    # (the members' variance plus the spread of their means).
+    parameters = torch.tensor([[0.0, 1.0], [2.0, 1.0]]).view(2, 1, 1, 1, 2)
+    central, lower, upper = ensemble.interval(parameters, 0.8)
+    z = 1.2815515655446004  # the standard normal's 90th percentile
+    torch.testing.assert_close(central, torch.tensor([[[1.0]]]))
+    torch.testing.assert_close(upper - central, torch.tensor([[[z * 2**0.5]]]))
+    torch.testing.assert_close(central - lower, torch.tensor([[[z * 2**0.5]]]))
+
+
+def test_a_quantile_ensemble_averages_its_members_ends():
+    members = [Forecaster(1, horizon=1, hidden=4, distribution="quantile") for _ in range(2)]
+    parameters = torch.tensor([[-1.0, 0.0, 1.0], [0.0, 2.0, 5.0]]).view(2, 1, 1, 1, 3)
+    central, lower, upper = ForecastEnsemble(members).interval(parameters, 0.8)
+    assert (central.item(), lower.item(), upper.item()) == (1.0, -0.5, 3.0)
+
+
 def test_ensemble_members_are_the_models_of_successive_seeds(tmp_path):
     series = _seasonal()
     two = fit(ForecastConfig(**{**SMALL, "ensemble": 2}), series, tmp_path / "two")

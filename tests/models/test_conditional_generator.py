@@ -1,5 +1,6 @@
-"""The one-to-many generator: the condition sets the initial state, and sampling from it
-matches the model run on its own output."""
+"""The one-to-many generator: the condition sets the initial state (and, with
+``every_step``, is added to every input embedding), and sampling from it matches the model
+run on its own output."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ OPTIONS = {"embedding_dim": 6, "hidden": 6, "dropout": 0.0}
 
 @pytest.mark.parametrize(("cell", "layers"), [("lstm", 2), ("gru", 1)])
 def test_the_condition_is_the_initial_state(cell, layers):
-    model = ConditionalGenerator(11, 3, cell=cell, layers=layers, **OPTIONS).eval()
+    model = ConditionalGenerator(11, 3, every_step=False, cell=cell, layers=layers, **OPTIONS)
+    model.eval()
+    assert model.condition_input is None
     condition, tokens = torch.randn(2, 3), torch.randint(2, 11, (2, 5))
     state = model.initial_state(condition)
     flat = torch.tanh(condition @ model.bridge.weight.T + model.bridge.bias)
@@ -26,26 +29,36 @@ def test_the_condition_is_the_initial_state(cell, layers):
     assert not torch.allclose(other, expected)
 
 
-def test_gradients_reach_the_bridge():
+def test_every_step_adds_the_condition_to_each_input_embedding():
+    model = ConditionalGenerator(11, 3, cell="lstm", layers=2, **OPTIONS).eval()
+    condition, tokens = torch.randn(2, 3), torch.randint(2, 11, (2, 5))
+    x = model.embedding(tokens) + (condition @ model.condition_input.weight.T)[:, None]
+    y, _ = model.stack(x, model.initial_state(condition))  # the model's layers by hand
+    expected = model.decoder(model.projection(y) if model.projection is not None else y)
+    torch.testing.assert_close(model(tokens, condition), expected)
+    # The offset moves every step's logits, not only the first one's.
+    state_only, _ = LanguageModel.forward(model, tokens, model.initial_state(condition))
+    assert (expected - state_only).abs().amax(dim=2).min() > 1e-4
+
+
+@pytest.mark.parametrize("name", ["bridge.weight", "condition_input.weight"])
+def test_gradients_reach_the_condition_weights(name):
     model = ConditionalGenerator(9, 2, cell="lstm", **OPTIONS).double()
     tokens = torch.randint(2, 9, (3, 4))
     condition = torch.eye(2, dtype=torch.float64)[[0, 1, 1]]
     params = dict(model.named_parameters())
 
-    def loss(weight, bias):
-        replaced = {**params, "bridge.weight": weight, "bridge.bias": bias}
-        logits = torch.func.functional_call(model, replaced, (tokens, condition))
+    def loss(weight):
+        logits = torch.func.functional_call(model, {**params, name: weight}, (tokens, condition))
         return torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens.flatten())
 
-    inputs = tuple(
-        params[n].detach().clone().requires_grad_() for n in ("bridge.weight", "bridge.bias")
-    )
-    assert torch.autograd.gradcheck(loss, inputs)
+    assert torch.autograd.gradcheck(loss, (params[name].detach().clone().requires_grad_(),))
 
 
-def test_most_likely_sampling_follows_the_model_until_the_stop_token():
+@pytest.mark.parametrize("every_step", [False, True])
+def test_most_likely_sampling_follows_the_model_until_the_stop_token(every_step):
     torch.manual_seed(2)
-    model = ConditionalGenerator(7, 2, cell="lstm", **OPTIONS).eval()
+    model = ConditionalGenerator(7, 2, every_step, cell="lstm", **OPTIONS).eval()
     condition = torch.tensor([0.0, 1.0])
     start = [2]
     out = model.sample_sequence(condition, start, 12, stop=3, top_k=1, exclude=(0, 1))

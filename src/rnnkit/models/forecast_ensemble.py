@@ -2,9 +2,18 @@
 
 A small network on a short series lands somewhere different on every run; the mean of a
 few runs keeps what they agree on and averages away their separate mistakes. The
-ensemble's central forecast is the members' mean central forecast, and each end of its
-interval the mean of the members' ends (averaging quantiles, "Vincentization": the
-combined interval is as wide as a typical member's, centred on the combined forecast).
+ensemble's central forecast is the members' mean central forecast. Its interval:
+
+* Gaussian members: that of the equally weighted mixture of the members' Gaussians,
+  matched by one Gaussian (Lakshminarayanan et al. 2017, "deep ensembles"),
+
+      mu = mean_m mu_m,    sigma^2 = mean_m (sigma_m^2 + (mu_m - mu)^2),
+
+  so that where the members disagree (a period unlike the training ones) the interval
+  widens by their spread as well as by their own uncertainty.
+* Quantile members: each end is the mean of the members' ends (averaging quantiles,
+  "Vincentization": as wide as a typical member's interval, centred on the combined
+  forecast).
 
 Shapes as in ``forecaster``: B windows, H periods, K targets, Q parameters per value,
 M members.
@@ -33,6 +42,13 @@ class ForecastEnsemble(nn.Module):
         return torch.stack([member(*inputs) for member in self.members])
 
     def interval(self, parameters: Tensor, coverage: float) -> tuple[Tensor, Tensor, Tensor]:
-        """-> (central, lower, upper), each (B, H, K): the members' means."""
+        """parameters (M, B, H, K, Q) -> (central, lower, upper), each (B, H, K)."""
+        first = self.members[0]
+        if first.distribution == "gaussian":
+            means, scales = parameters[..., 0], parameters[..., 1]  # (M, B, H, K)
+            mean = means.mean(0)
+            variance = (scales**2 + (means - mean) ** 2).mean(0)
+            mixture = torch.stack((mean, variance.sqrt()), dim=-1)
+            return first.interval(mixture, coverage)
         parts = [m.interval(p, coverage) for m, p in zip(self.members, parameters, strict=True)]
         return tuple(torch.stack(part).mean(0) for part in zip(*parts, strict=True))

@@ -44,8 +44,13 @@ class LanguageModel(nn.Module):
         if tie_weights:
             self.decoder.weight = self.embedding.weight
 
-    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, list]:
-        y, state = self.stack(self.dropout(self.embedding(tokens)), state)
+    def forward(self, tokens: Tensor, state=None, offset: Tensor | None = None):
+        """tokens (B, T), ``state`` (default zeros), ``offset`` (B, E): a vector added to
+        every step's input embedding (a condition; default none) -> (logits, state)."""
+        x = self.embedding(tokens)  # (B, T, E)
+        if offset is not None:
+            x = x + offset.unsqueeze(1)
+        y, state = self.stack(self.dropout(x), state)
         return self._logits(self.dropout(y)), state
 
     def _logits(self, y: Tensor) -> Tensor:
@@ -63,13 +68,15 @@ class LanguageModel(nn.Module):
         exclude: tuple[int, ...] = (),
         state: list | None = None,
         stop: int | None = None,
+        offset: Tensor | None = None,
     ) -> list[int]:
         """``length`` tokens after ``prime`` (at least one), one streamed step each
         (``rnnkit.layers.stream``): the prime is read, then each sampled token is fed back.
         The distribution is softmax(logits / temperature), cut to the ``top_k`` most likely
         tokens and/or the smallest set whose probability reaches ``top_p``; the tokens in
         ``exclude`` (padding, unknown) are never drawn. ``state``: the stack's initial
-        state (default zeros); ``stop``: a token that ends the output early (not included)."""
+        state (default zeros); ``stop``: a token that ends the output early (not included);
+        ``offset`` (E,): added to every input embedding, as ``forward`` takes it."""
         if not prime:
             raise ValueError("prime must hold at least one token")
         if not temperature > 0:
@@ -79,7 +86,7 @@ class LanguageModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            step = self.stepper(state)
+            step = self.stepper(state, offset)
             for token in prime[:-1]:
                 step(token)
             token, out = prime[-1], []
@@ -94,15 +101,17 @@ class LanguageModel(nn.Module):
         finally:
             self.train(was_training)
 
-    def stepper(self, state: list | None = None):
+    def stepper(self, state: list | None = None, offset: Tensor | None = None):
         """``step(token) -> logits (V,)`` of the next token, one streamed step per call
-        (``rnnkit.layers.stream``), from ``state`` (default: a fresh one). Inference: call
-        in eval mode."""
+        (``rnnkit.layers.stream``), from ``state`` (default: a fresh one), with ``offset``
+        (E,) added to every input embedding. Inference: call in eval mode."""
         stream = self.stack.stream(batch_size=1, state=state)
+        shift = 0.0 if offset is None else offset
 
         def step(token: int) -> Tensor:
             with torch.no_grad():
-                return self._logits(stream.step(self.embedding.weight[token].unsqueeze(0)))[0]
+                x = (self.embedding.weight[token] + shift).unsqueeze(0)  # (1, E)
+                return self._logits(stream.step(x))[0]
 
         return step
 

@@ -84,7 +84,8 @@ def _add_generator_training(tasks) -> None:
         "generator",
         help="generate sentences from a class label (one-to-many); named data: mr",
         description="Trains a word-level language model whose initial state comes from the "
-        "label; reports test perplexity with the true label and with another; saves it in --out.",
+        "label (which, unless --state-only, is also added to every word's input); reports "
+        "test perplexity with the true label and with another; saves it in --out.",
     )
     add = command.add_argument
     add("--data", default="mr", help="mr or a CSV/TSV of labelled texts (default mr)")
@@ -101,6 +102,9 @@ def _add_generator_training(tasks) -> None:
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
     add("--lr", type=float, default=2e-3)
     add("--batch-size", type=positive, default=32)
+    add("--state-only", action="store_true",
+        help="the label sets only the initial state (default: it is also added to every "
+        "word's input, which the model cannot forget)")  # fmt: skip
     add_run_options(command)
 
 
@@ -152,6 +156,7 @@ def train(args: argparse.Namespace) -> str:
             args.min_freq, args.batch_size, args.lr, args.epochs, args.time_budget,
             args.patience, args.seed,
             {"text_column": args.text_column, "label_column": args.label_column},
+            every_step=not args.state_only,
         )  # fmt: skip
         return train_generator(config, args.out, args.resume, args.overwrite, args.quiet)
     if args.task == "charlm":

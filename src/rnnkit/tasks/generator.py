@@ -39,12 +39,14 @@ class GeneratorConfig:
     patience: int | None = 3
     seed: int = 0
     columns: dict | None = None  # --text-column, --label-column of a CSV
+    every_step: bool = True  # the label enters every step's input too, not only the state
 
 
 def build_model(config: dict, vocab_size: int, classes: int) -> ConditionalGenerator:
     return ConditionalGenerator(
         vocab_size, classes, embedding_dim=config["embedding_dim"], cell=config["cell"],
         hidden=config["hidden"], layers=config["layers"], dropout=config["dropout"],
+        every_step=config.get("every_step", False),  # runs from before it: the state only
     )  # fmt: skip
 
 
