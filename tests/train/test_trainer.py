@@ -120,6 +120,30 @@ def test_warm_up_then_cosine_decay():
         lr_factor("cosine", warmup=0, total=None)
 
 
+def test_cosine_ends_at_the_time_budget_when_that_comes_first():
+    from rnnkit.train.schedule import lr_factor
+
+    used = [0.0]
+    factor = lr_factor("cosine", warmup=0, total=100, elapsed=lambda: used[0])
+    assert factor(50) == pytest.approx(0.5)  # half the steps, no time used: the steps lead
+    used[0] = 0.5
+    assert factor(10) == pytest.approx(0.5)  # half the budget gone after 10 of 100 steps
+    used[0] = 1.2
+    assert factor(20) == 0.0
+    no_length = lr_factor("cosine", warmup=2, total=None, elapsed=lambda: used[0])
+    assert no_length(0) == 0.5 and no_length(30) == 0.0
+
+
+def test_a_time_budgeted_cosine_run_ends_on_a_small_rate(tmp_path):
+    config = TrainConfig(epochs=10**6, time_budget=0.3, schedule="cosine", lr=0.1, quiet=True,
+                         checkpoint_every=10**9)  # fmt: skip
+    trainer = Trainer(torch.nn.Linear(4, 1), mse, shuffled_batches(data(), 6), config, tmp_path)
+    result = trainer.fit()
+    assert result.stopped == "time budget"
+    # 10**6 epochs were asked for, so by steps the rate would have barely moved.
+    assert trainer.scheduler.get_last_lr()[0] < 0.01
+
+
 def test_a_loss_that_is_not_a_scalar_is_named(tmp_path):
     per_row = lambda model, batch: (model(batch[0]) - batch[1]).square()  # noqa: E731
     trainer = Trainer(torch.nn.Linear(4, 1), per_row, shuffled_batches(data(), 6),

@@ -52,7 +52,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9  # SGD only
     warmup_steps: int = 0  # the learning rate rises linearly over these steps, then
-    schedule: str = "constant"  # stays, or decays to 0 by the last step ("cosine")
+    schedule: str = "constant"  # stays, or decays to 0 by the last step or the end of the
+    # time budget, whichever comes first ("cosine")
     clip_norm: float | None = 1.0  # global gradient norm; None: measured, not clipped
     clip_value: float | None = None  # each gradient entry into [-v, v]
     max_bad_steps: int = 10  # non-finite losses or gradients in a row before stopping
@@ -123,11 +124,19 @@ class Trainer:
             )
         per_epoch = batches(0)
         total = config.epochs * len(per_epoch) if isinstance(per_epoch, Sequence) else None
-        factor = lr_factor(config.schedule, config.warmup_steps, total)
+        self.started: float | None = None  # time.monotonic() when fit() began
+        elapsed = self._budget_used if config.time_budget is not None else None
+        factor = lr_factor(config.schedule, config.warmup_steps, total, elapsed)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.step = self.epoch = self.batch_in_epoch = self.bad_in_a_row = 0
         self.best_metric: float | None = None
         self.epochs_without_improvement = 0
+
+    def _budget_used(self) -> float:
+        """The share of this invocation's time budget used so far (0 before fit)."""
+        if self.started is None:
+            return 0.0
+        return (time.monotonic() - self.started) / self.config.time_budget
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -144,7 +153,7 @@ class Trainer:
         if resumed:
             self.metrics.forget_after(self.epoch, self.batch_in_epoch)
         try:
-            start = time.monotonic()
+            start = self.started = time.monotonic()
             stopped = "epochs"
             while self.epoch < self.config.epochs and stopped == "epochs":
                 stopped = self._run_epoch(start)
