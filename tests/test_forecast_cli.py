@@ -70,19 +70,42 @@ def test_train_then_forecast_a_csv(tmp_path, capsys):
         ),
     ],
 )
-def test_bad_series_are_one_line_errors_and_write_nothing(tmp_path, capsys, make, extra, message):
+def test_bad_series_are_one_line_errors_and_write_nothing(
+    tmp_path, capsys, make, extra, message, existing_run
+):
     data, out = tmp_path / "s.csv", tmp_path / "run"
     make(data)
     status, _, err = _run(capsys, "train", "forecast", "--data", data, "--target", "sales",
                           "--out", out, *SMALL, *extra)  # fmt: skip
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+    run, before = existing_run
+    status, _, err = _run(capsys, "train", "forecast", "--data", data, "--target", "sales",
+                          "--out", run, "--overwrite", *SMALL, *extra)  # fmt: skip
+    assert status == 2 and message in err
+    assert _files(run) == before  # --overwrite replaces a run only once the new one is good
 
 
-def test_a_horizon_must_be_positive(capsys, tmp_path):
+def _files(directory):
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def existing_run(tmp_path_factory):
+    """A trained forecast run and its files, which bad input must leave as they are."""
+    directory = tmp_path_factory.mktemp("forecast")
+    data, out = _series_csv(directory / "shop.csv"), directory / "run"
+    assert main(["train", "forecast", "--data", str(data), "--target", "sales", "--out",
+                 str(out), *SMALL]) == 0  # fmt: skip
+    return out, _files(out)
+
+
+def test_a_horizon_must_be_positive(capsys, existing_run):
+    run, before = existing_run
     with pytest.raises(SystemExit) as stop:
-        main(["train", "forecast", "--horizon", "0", "--out", str(tmp_path / "run")])
+        main(["train", "forecast", "--horizon", "0", "--out", str(run), "--overwrite"])
     assert stop.value.code == 2 and "expected a positive integer" in capsys.readouterr().err
+    assert _files(run) == before
 
 
 def test_forecasting_a_series_of_other_columns_is_refused(tmp_path, capsys):

@@ -77,15 +77,21 @@ def test_translate_errors(trained, capsys, tmp_path):
     assert status == 2 and "does not exist" in err
 
 
-def test_a_line_without_a_tab_stops_training_and_keeps_the_old_run(trained, capsys, tmp_path):
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [("ab\tA B\nab A B\n", "line 2: expected source<TAB>target, no tab"),
+     ("ab\tA B\nabc\t \n", "line 2: the target is empty")],
+)  # fmt: skip
+def test_a_bad_line_stops_training_and_keeps_the_old_run(trained, capsys, tmp_path, lines,
+                                                         message):  # fmt: skip
     _, out = trained
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     bad = tmp_path / "bad.tsv"
-    bad.write_text("ab\tA B\nab A B\n", encoding="utf-8")
+    bad.write_text(lines, encoding="utf-8")
     status, text, err = _run(capsys, "train", "seq2seq", "--data", bad, "--out", out,
                              "--overwrite", *SMALL)  # fmt: skip
     assert status == 2 and text == ""
-    assert err.strip() == f"rnnkit: error: {bad}, line 2: expected source<TAB>target, no tab"
+    assert err.strip() == f"rnnkit: error: {bad}, {message}"
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     status, _, err = _run(capsys, "train", "seq2seq", "--data", bad, "--out", tmp_path / "new")
     assert status == 2 and not (tmp_path / "new").exists()

@@ -42,7 +42,7 @@ from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, widen
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
-from rnnkit.tasks.run import load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import TrainConfig, Trainer, TrainResult
 
 
@@ -185,9 +185,7 @@ def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = Tru
     calibrating the interval on them."""
     horizon, window = config.horizon, config.window_for(series)
     end_train = len(series) - horizon
-    for k, name in enumerate(series.targets):
-        check_target(series.values[:end_train, k], f"target {name!r} in the training part")
-    transform = choose_transform(series.values[:end_train], series.season, config.transform)
+    transform = checked_transform(config, series)
     series = replace(series, values=apply_transform(series.values, transform))
     scaler = Scaler.fit(np.concatenate((series.values, series.covariates), 1)[:end_train])
     data = prepare(series, scaler, extra=horizon)  # calendar rows for calibrate's windows
@@ -206,6 +204,15 @@ def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = Tru
     if config.calibrate:
         spread = calibrate(model, data, end_train, window, config.coverage)
     return Fitted(model, scaler, transform, spread, replace(result, steps=steps))
+
+
+def checked_transform(config: ForecastConfig, series: TimeSeries) -> str:
+    """The transform ``fit`` applies to ``series``, after checking that every target of its
+    training part (all but the last ``horizon`` periods) can be learnt from."""
+    end_train = len(series) - config.horizon
+    for k, name in enumerate(series.targets):
+        check_target(series.values[:end_train, k], f"target {name!r} in the training part")
+    return choose_transform(series.values[:end_train], series.season, config.transform)
 
 
 def train_model(
@@ -352,7 +359,7 @@ def backtest(config: ForecastConfig, series: TimeSeries, folds: int = 3) -> list
 def train_forecaster(config: ForecastConfig, out: Path, overwrite: bool, quiet: bool) -> str:
     """``rnnkit train forecast``: fit on all but the last ``horizon`` periods, score those
     against the seasonal naive forecast, save the run."""
-    prepare_run(out, "forecast", False, overwrite)
+    check_run(out, "forecast", False, overwrite)
     series = load_series(config.data, config.columns)
     window, horizon = config.window_for(series), config.horizon
     if len(series) < window + 3 * horizon:
@@ -363,6 +370,8 @@ def train_forecaster(config: ForecastConfig, out: Path, overwrite: bool, quiet: 
         )
     origin = len(series) - horizon
     history = cut(series, origin)
+    checked_transform(config, history)  # bad data stops here, before an old run is removed
+    prepare_run(out, "forecast", False, overwrite)
     fitted = fit(config, history, out, quiet)
     result = fitted.result
     forecast = forecast_after(fitted, history, window, config.coverage)
