@@ -42,7 +42,8 @@ class ConditionalGenerator(LanguageModel):
         return [cell.State(*(next(parts) for _ in cell.state_sizes())) for cell in self.cells]
 
     def input_offset(self, condition: Tensor) -> Tensor | None:
-        """condition (B, C) -> W_x c (B, E), added to every input embedding (or None)."""
+        """condition (B, C) or (C,) -> W_x c (B, E) or (E,), added to every input embedding
+        (or None)."""
         return None if self.condition_input is None else self.condition_input(condition)
 
     def forward(self, tokens: Tensor, condition: Tensor) -> Tensor:
@@ -58,6 +59,5 @@ class ConditionalGenerator(LanguageModel):
         top_p, generator, exclude, as ``LanguageModel.generate`` takes them."""
         with torch.no_grad():
             state = self.initial_state(condition.unsqueeze(0))
-            offset = self.input_offset(condition.unsqueeze(0))
-        offset = None if offset is None else offset[0]
+            offset = self.input_offset(condition)  # (E,): one sequence
         return self.generate(start, length, state=state, stop=stop, offset=offset, **sampling)

@@ -133,7 +133,8 @@ class Trainer:
         self.epochs_without_improvement = 0
 
     def _budget_used(self) -> float:
-        """The share of this invocation's time budget used so far (0 before fit)."""
+        """The share of this invocation's time budget used so far (0 before fit; needs a
+        budget)."""
         if self.started is None:
             return 0.0
         return (time.monotonic() - self.started) / self.config.time_budget
@@ -153,10 +154,10 @@ class Trainer:
         if resumed:
             self.metrics.forget_after(self.epoch, self.batch_in_epoch)
         try:
-            start = self.started = time.monotonic()
+            self.started = time.monotonic()
             stopped = "epochs"
             while self.epoch < self.config.epochs and stopped == "epochs":
-                stopped = self._run_epoch(start)
+                stopped = self._run_epoch()
                 if stopped == "epochs":
                     stopped = self._end_epoch()
             self._checkpoint()
@@ -164,7 +165,7 @@ class Trainer:
             self.metrics.close()
         return TrainResult(self.step, self.epoch, stopped, self.best_metric)
 
-    def _run_epoch(self, start: float) -> str:
+    def _run_epoch(self) -> str:
         batches = self.batches(self.epoch)
         total = len(batches) if isinstance(batches, Sequence) else None
         remaining = itertools.islice(batches, self.batch_in_epoch, None)
@@ -179,8 +180,7 @@ class Trainer:
                     self._checkpoint()
                 if self.on_step is not None:
                     self.on_step(self.step)
-                budget = self.config.time_budget
-                if budget is not None and time.monotonic() - start >= budget:
+                if self.config.time_budget is not None and self._budget_used() >= 1:
                     return "time budget"
         return "epochs"
 
