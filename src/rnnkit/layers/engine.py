@@ -15,6 +15,7 @@ from torch import Tensor
 from rnnkit.bptt import backend, explicit_bptt, extended_torch_loops
 from rnnkit.bptt.explicit import running_batch_sizes
 from rnnkit.bptt.extended import extended_bptt
+from rnnkit.bptt.onnx_loops import exporting_to_onnx, onnx_recurrent
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.regularisers import Regularisers
@@ -36,6 +37,14 @@ def run_pointwise(
     """x (T, B, I) sorted by length -> (y (T, B, P), final state)."""
     weights = weights._replace(weight_hh=regularisers.drop_weight(weights.weight_hh, training))
     if type(pointwise) in PLAIN and not params and not regularisers.in_loop(training):
+        if exporting_to_onnx():
+            # ONNX knows LSTM/GRU/RNN but not rnnkit's ops (see rnnkit.bptt.onnx_loops).
+            if lengths is not None:
+                raise ValueError(
+                    "lengths cannot be exported to ONNX: export the module without "
+                    "lengths (every sequence running all T steps)"
+                )
+            return onnx_recurrent(pointwise.name, x, weights, state0)
         return explicit_bptt(pointwise, weights, x, state0, lengths, name)
     if pointwise.input_params and backend.extended_loops_for(pointwise, x) is extended_torch_loops:
         # More than a product, which the PyTorch loops leave to autograd: all steps at once.
