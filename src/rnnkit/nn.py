@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import astuple
 from functools import partial
 
 import torch
@@ -42,6 +43,7 @@ from rnnkit.cells import (
     LayerNormLSTMPointwise,
     LSTMPointwise,
     Pointwise,
+    pointwise_named,
 )
 from rnnkit.cells.layer_norm_gru import LN_GRU_PARAMS
 from rnnkit.cells.layer_norm_lstm import LN_LSTM_PARAMS, layer_norm_shapes, reset_layer_norms
@@ -118,7 +120,7 @@ class _StackedRecurrent(Module):
         output_size = proj_size or hidden_size
         gate_size = pointwise.num_gates * hidden_size
         factory = {"device": device, "dtype": dtype}
-        self._weight_names: list[list[CellWeights]] = []
+        self._weight_names: list[list[tuple[str | None, ...]]] = []  # CellWeights' order
         self._param_names: list[list[tuple[str, ...]]] = []
         bias = bias and not layer_norm_params
         for layer in range(num_layers):
@@ -135,9 +137,7 @@ class _StackedRecurrent(Module):
                 for name, shape in shapes.items():
                     if shape is not None:
                         self.register_parameter(name, Parameter(torch.empty(shape, **factory)))
-                names.append(
-                    CellWeights(*(n if s is not None else None for n, s in shapes.items()))
-                )
+                names.append(tuple(n if s is not None else None for n, s in shapes.items()))
                 extra = layer_norm_shapes(layer_norm_params, pointwise.num_gates, hidden_size)
                 for name, shape in extra.items():
                     full = f"{name}_l{layer}{suffix}"
@@ -146,6 +146,23 @@ class _StackedRecurrent(Module):
             self._weight_names.append(names)
             self._param_names.append(param_names)
         self.reset_parameters()
+
+    def __getstate__(self) -> dict:
+        """Pickled as plain values (the cell by name, the regularisers' rates), so that a
+        saved module loads with ``torch.load`` (weights_only) once its own class is
+        allowlisted, as torch.nn's RNNs do."""
+        state = self.__dict__.copy()
+        state["pointwise"] = self.pointwise.name
+        state["regularisers"] = astuple(self.regularisers)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = {
+            **state,
+            "pointwise": pointwise_named(state["pointwise"]),
+            "regularisers": Regularisers(*state["regularisers"]),
+        }
+        super().__setstate__(state)
 
     def reset_parameters(self) -> None:
         """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does; layer

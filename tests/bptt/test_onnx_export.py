@@ -149,14 +149,6 @@ def test_graph_holds_onnx_recurrent_nodes(exported):
     assert domains <= {"", "ai.onnx"}, f"non-standard op domains {domains}"
 
 
-def test_proj_size_is_a_clear_error(tmp_path):
-    """ONNX's LSTM has no projection: the exporter must report that, not the
-    "No ONNX function found for rnnkit.bptt_forward" of its strict=True retry."""
-    lstm = rnn.LSTM(INPUT, HIDDEN, proj_size=4, batch_first=True).eval()
-    with pytest.raises(Exception, match="proj_size > 0 cannot be exported to ONNX"):
-        torch.onnx.export(lstm, (torch.randn(2, 5, INPUT),), tmp_path / "m.onnx", verbose=False)
-
-
 def test_lengths_are_a_clear_error(monkeypatch):
     monkeypatch.setattr(engine, "exporting_to_onnx", lambda: True)
     lstm = rnn.LSTM(INPUT, HIDDEN)
@@ -169,18 +161,23 @@ def test_lengths_are_a_clear_error(monkeypatch):
         )  # fmt: skip
 
 
-def test_zoo_cells_keep_their_own_op(monkeypatch):
-    """A layer-norm LSTM is not a plain LSTM: it must not become an ONNX LSTM node."""
+def test_zoo_cells_and_projections_become_a_scan(monkeypatch):
+    """A layer-norm LSTM is not a plain LSTM, and ONNX's LSTM has no projection: both go
+    to the scan (``rnnkit.bptt.scan_export``, unrolled here at a fixed T), never to an
+    ONNX LSTM node nor to rnnkit's own ops."""
     monkeypatch.setattr(engine, "exporting_to_onnx", lambda: True)
 
     def must_not_run(*args: object) -> None:
-        raise AssertionError("a zoo cell was routed to onnx_recurrent")
+        raise AssertionError("routed to onnx_recurrent")
 
     monkeypatch.setattr(engine, "onnx_recurrent", must_not_run)
-    lstm = rnn.LSTM(INPUT, HIDDEN, batch_first=True, layer_norm=True).eval()
-    program = torch.export.export(lstm, (torch.randn(2, 5, INPUT),), strict=False)
-    targets = {str(node.target) for node in program.graph.nodes}
-    assert "rnnkit.extended_bptt_forward.default" in targets, targets
+    for lstm in (
+        rnn.LSTM(INPUT, HIDDEN, batch_first=True, layer_norm=True).eval(),
+        rnn.LSTM(INPUT, HIDDEN, batch_first=True, proj_size=4).eval(),
+    ):
+        program = torch.export.export(lstm, (torch.randn(2, 5, INPUT),), strict=False)
+        targets = {str(node.target) for node in program.graph.nodes}
+        assert not any("rnnkit" in target for target in targets), targets
 
 
 def test_onnx_recurrent_refuses_to_run_eagerly():

@@ -45,10 +45,13 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-def loops_for(pointwise: Pointwise, x: Tensor):
-    """The module whose ``forward_loop``/``backward_loop`` run this cell on this input."""
+def loops_for(pointwise: Pointwise, x: Tensor, name: str | None = None):
+    """The module whose ``forward_loop``/``backward_loop`` run this cell on this input,
+    on backend ``name`` (by default the one in force) where it can. A function of its
+    arguments' types, dtypes and devices only, so that an op's fake kernel picks the same
+    loops as its real one."""
     global _warned, _native_loops
-    if _backend == "native":
+    if (name or _backend) == "native":
         if native.available():
             if _native_loops is None:  # imported once: it needs the loaded library's ops
                 from rnnkit.bptt.native import loops as _native_loops
@@ -64,13 +67,15 @@ def loops_for(pointwise: Pointwise, x: Tensor):
     return torch_loops
 
 
-def extended_loops_for(pointwise: Pointwise, x: Tensor, raw_input: bool = True):
+def extended_loops_for(
+    pointwise: Pointwise, x: Tensor, raw_input: bool = True, name: str | None = None
+):
     """The module whose loops run the extended engine (``rnnkit.bptt.extended``). The
     native loops form the input gates themselves, so they need x, not gates
     (``raw_input``)."""
     from rnnkit.bptt import extended_torch_loops
 
-    if raw_input and _backend == "native" and native.available():
+    if raw_input and (name or _backend) == "native" and native.available():
         from rnnkit.bptt.native import extended_loops
 
         if extended_loops.supports(pointwise, x):

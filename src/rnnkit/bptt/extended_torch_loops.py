@@ -7,7 +7,14 @@ import torch
 from torch import Tensor
 
 from rnnkit.bptt.gemm import linear, matmul
-from rnnkit.bptt.torch_loops import allocator, gradient_buffers, previous
+from rnnkit.bptt.torch_loops import (  # noqa: F401  (saved_like: the loops' API)
+    allocator,
+    gradient_buffers,
+    keep_step,
+    previous,
+    saved_at,
+    saved_like,
+)
 from rnnkit.bptt.weight_gradients import weight_gradients  # noqa: F401  (the loops' API)
 from rnnkit.bptt.zoneout import zoneout_at
 
@@ -17,17 +24,17 @@ def forward_loop(pointwise, x, weights, params, state0, batch_sizes, zoneout, re
     entry], what ``backward_loop`` needs)."""
     w_ih, b_ih, w_hh, b_hh = weights
     gates_x = x if w_ih is None else linear(x, w_ih, b_ih)  # all steps in one GEMM
-    steps = gates_x.shape[0]
+    steps, batch = gates_x.shape[:2]
     alloc = allocator(gates_x, batch_sizes)
     states = [alloc(steps, *s.shape) for s in state0]
-    saved = []
+    saved: list[Tensor] = []
     zoned = pointwise.zoneout_states
     for t, rows in enumerate(batch_sizes):
         prev = previous(state0, states, t, rows)
         h_in = prev[0] if recurrent_mask is None else prev[0] * recurrent_mask[:rows]
         new, kept = pointwise.forward(gates_x[t, :rows], linear(h_in, w_hh, b_hh), prev, params)
         if keep:
-            saved.append(kept)
+            saved = keep_step(saved, kept, t, rows, alloc, steps, batch)
         z = zoneout_at(zoneout, t, rows)
         if z is not None:
             new = (
@@ -63,7 +70,9 @@ def backward_loop(
         if z is not None:
             direct[:zoned] = [z * g for g in grad[:zoned]]
             grad[:zoned] = [g - d for g, d in zip(grad[:zoned], direct[:zoned], strict=True)]
-        d_gx, d_gh, d_prev, d_p = pointwise.backward(tuple(grad), saved[t], prev, params)
+        d_gx, d_gh, d_prev, d_p = pointwise.backward(
+            tuple(grad), saved_at(saved, t, rows), prev, params
+        )
         torch.cat(d_gx, dim=1, out=d_gates_x[t, :rows])
         if d_gates_h is not d_gates_x:
             torch.cat(d_gh, dim=1, out=d_gates_h[t, :rows])

@@ -67,7 +67,11 @@ def record_gradient_flow() -> Iterator[GradientFlow]:
 
 
 def new_record(name: str) -> FlowRecord | None:
-    """A record to fill in backward, or None when nobody is recording."""
+    """A record to fill in backward, or None when nobody is recording. Recording is an
+    eager diagnostic: code being compiled (``torch.compile``, ``torch.export``) records
+    nothing, since its backward does not run this Python."""
+    if torch.compiler.is_compiling():
+        return None
     flow = _active.get()
     return None if flow is None else flow.new_record(name)
 

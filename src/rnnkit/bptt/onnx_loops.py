@@ -33,11 +33,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.cells.base import CellWeights
-
-try:  # the flag behind torch.onnx.is_in_onnx_export() (see exporting_to_onnx)
-    from torch.onnx._internal.exporter import _flags as _exporter_flags
-except ImportError:  # a later torch may move it: then the public test alone
-    _exporter_flags = None
+from rnnkit.exporting import exporting_to_onnx  # noqa: F401  (where it used to live)
 
 
 class OnnxRecurrence(NamedTuple):
@@ -55,23 +51,6 @@ ONNX_RECURRENCES: dict[str, OnnxRecurrence] = {
     "elman_tanh": OnnxRecurrence("RNN", (0,), {"activations": ["Tanh"]}),
     "elman_relu": OnnxRecurrence("RNN", (0,), {"activations": ["Relu"]}),
 }
-
-
-def exporting_to_onnx() -> bool:
-    """True inside ``torch.onnx.export(..., dynamo=True)``, whichever way it traces.
-
-    The exporter first traces with ``torch.export(strict=False)``, where the public
-    ``torch.onnx.is_in_onnx_export()`` is True. If that fails (on ``proj_size``, say) it
-    retries with ``strict=True``, where TorchDynamo folds that function to False: the
-    retry would trace rnnkit's own op and end in "No ONNX function found for
-    rnnkit.bptt_forward", the error the user would then see instead of the real one.
-    TorchDynamo reads the module flag behind the function as it is, so the retry takes
-    this path too and fails as well (it cannot trace ``symbolic_multi_out``), and the
-    exporter reports the first attempt's error.
-    """
-    if torch.onnx.is_in_onnx_export():
-        return True
-    return bool(getattr(_exporter_flags, "_is_onnx_exporting", False))
 
 
 def onnx_recurrent(

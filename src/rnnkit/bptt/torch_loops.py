@@ -28,19 +28,19 @@ def forward_loop(
     alloc = allocator(gates_x, batch_sizes)
     states = [alloc(steps, *s.shape) for s in state0]
     pre_projection = alloc(steps, batch, w_hr.shape[1]) if w_hr is not None else None
-    saved = []
+    saved: list[Tensor] = []
     for t, rows in enumerate(batch_sizes):
         prev = previous(state0, states, t, rows)
         gates_h = linear(prev[0], w_hh, b_hh)
         new, kept = pointwise.forward(gates_x[t, :rows], gates_h, prev)
         if keep:  # inference keeps nothing per step: a long stream costs only its outputs
-            saved.append(kept)
+            saved = keep_step(saved, kept, t, rows, alloc, steps, batch)
         if w_hr is not None:
             pre_projection[t, :rows] = new[0]
             new = (linear(new[0], w_hr), *new[1:])
         for buffer, value in zip(states, new, strict=True):
             buffer[t, :rows] = value
-    return states, pre_projection, saved
+    return states, pre_projection if keep else None, saved
 
 
 def backward_loop(
@@ -70,7 +70,7 @@ def backward_loop(
             d_h_all[t, :rows] = d_h
         d_out = matmul(d_h, w_hr) if w_hr is not None else d_h
         grad = (d_out, *(c[:rows] for c in carry[1:]))
-        d_gx, d_gh, d_prev, _ = pointwise.backward(grad, saved[t], prev)
+        d_gx, d_gh, d_prev, _ = pointwise.backward(grad, saved_at(saved, t, rows), prev)
         torch.cat(d_gx, dim=1, out=d_gates_x[t, :rows])
         if d_gates_h is not d_gates_x:
             torch.cat(d_gh, dim=1, out=d_gates_h[t, :rows])
@@ -82,6 +82,32 @@ def backward_loop(
             buffer[:rows] = 0 if value is None else value
     d_x = matmul(d_gates_x, w_ih) if w_ih is not None else None
     return d_x, d_gates_x, d_gates_h, d_h_all, carry
+
+
+def keep_step(saved, kept, t, rows, alloc, steps, batch) -> list[Tensor]:
+    """Write what step t keeps for backward into (T, B, ...) buffers, one per entry of
+    ``kept``, made at step 0 (where every sequence runs): fixed shapes, which the engine's
+    ops return as tensors."""
+    if t == 0:
+        saved = [alloc(steps, batch, *k.shape[1:]) for k in kept]
+    for buffer, value in zip(saved, kept, strict=True):
+        buffer[t, :rows] = value
+    return saved
+
+
+def saved_at(saved: list[Tensor], t: int, rows: int) -> tuple[Tensor, ...]:
+    """What step t kept, for its first ``rows`` sequences."""
+    return tuple(s[t, :rows] for s in saved)
+
+
+def saved_like(pointwise, x, gates, state0, params, keep) -> list[Tensor]:
+    """Empty tensors shaped as ``forward_loop``'s saved list (for the ops' fake kernels):
+    one step of the pointwise math on empty (B, G) gates tells each entry's shape."""
+    if not keep:
+        return []
+    gates_row = x.new_empty(x.shape[1], gates)
+    _, kept = pointwise.forward(gates_row, gates_row, tuple(state0), params)
+    return [x.new_empty(x.shape[0], *k.shape) for k in kept]
 
 
 def gradient_buffers(pointwise, grad_y, grad_final, gates, batch_sizes, keep_dh):

@@ -9,7 +9,7 @@ from rnnkit.cells.layer_norm_lstm import LayerNormLSTMCell, LayerNormLSTMPointwi
 from rnnkit.cells.lstm import LSTMCell, LSTMPointwise, LSTMState
 from rnnkit.cells.min_rnn import MinGRUCell, MinLSTMCell, MinState
 from rnnkit.cells.peephole_lstm import PeepholeLSTMCell, PeepholeLSTMPointwise
-from rnnkit.cells.registry import CELLS, make_cell
+from rnnkit.cells.registry import CELLS, POINTWISE, make_cell, pointwise_named
 from rnnkit.cells.slstm import SLSTMCell, SLSTMPointwise, SLSTMState
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "MinLSTMCell",
     "MinState",
     "PeepholeLSTMCell",
+    "POINTWISE",
     "PeepholeLSTMPointwise",
     "Pointwise",
     "RecurrentCell",
@@ -41,4 +42,5 @@ __all__ = [
     "SLSTMPointwise",
     "SLSTMState",
     "make_cell",
+    "pointwise_named",
 ]

@@ -55,6 +55,9 @@ class Pointwise(ABC):
     projection (the engine applies ``weight_hr``).
     """
 
+    #: The name the engine's ops know this math by (``pointwise_named`` gives it back):
+    #: what crosses an op boundary is this string, never the object.
+    name: str
     #: G = num_gates * hidden_size columns in weight_ih / weight_hh.
     num_gates: int
     #: True when d(gates_h) differs from d(gates_x) (GRU's reset gate multiplies gates_h).
@@ -71,6 +74,20 @@ class Pointwise(ABC):
     ) -> Tensor:
         """gates_x of every step at once, (T, B, I) -> (T, B, G), under autograd."""
         return torch.nn.functional.linear(x, weight_ih, bias_ih)
+
+    def input_gates_backward(
+        self,
+        x: Tensor,
+        weight_ih: Tensor,
+        bias_ih: Tensor | None,
+        params: tuple[Tensor, ...],
+        d_gates: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor | None, tuple[Tensor, ...]]:
+        """dL/d gates_x (T, B, G) -> (dL/dx, dL/d weight_ih, dL/d bias_ih, dL/d the first
+        ``input_params`` params) of ``input_gates``; for the product, the usual GEMMs."""
+        rows, d_rows = x.reshape(-1, x.shape[-1]), d_gates.reshape(-1, d_gates.shape[-1])
+        d_bias = None if bias_ih is None else d_rows.sum(0)
+        return (d_gates @ weight_ih), d_rows.T @ rows, d_bias, ()
 
     @abstractmethod
     def forward(

@@ -25,6 +25,7 @@ class ElmanPointwise(Pointwise):
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        self.name = f"elman_{nonlinearity}"
 
     def forward(self, gates_x, gates_h, prev, params=()):
         pre = gates_x + gates_h
@@ -38,6 +39,10 @@ class ElmanPointwise(Pointwise):
         else:
             d_pre = dh * (h > 0)  # relu' = 1 where the output is positive
         return (d_pre,), (d_pre,), (None,), ()
+
+
+#: One pointwise part per nonlinearity, shared by every cell and layer that uses it.
+ELMAN_POINTWISE = {n: ElmanPointwise(n) for n in NONLINEARITIES}
 
 
 class ElmanCell(RecurrentCell):
@@ -55,10 +60,14 @@ class ElmanCell(RecurrentCell):
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
     ) -> None:
         super().__init__(input_size, hidden_size)
-        self.pointwise = ElmanPointwise(nonlinearity)
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = ElmanPointwise(nonlinearity).nonlinearity  # checked there
         self._make_parameters(num_gates=1, recurrent_size=hidden_size, bias=bias)
         self.reset_parameters()
+
+    @property
+    def pointwise(self) -> ElmanPointwise:
+        # Looked up, not held: a saved cell then pickles no rnnkit object but itself.
+        return ELMAN_POINTWISE[self.nonlinearity]
 
     def forward(
         self, x: Tensor, state: ElmanState | None = None, recurrent_mask: Tensor | None = None

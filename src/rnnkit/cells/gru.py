@@ -20,6 +20,7 @@ class GRUPointwise(Pointwise):
     """Gates in torch order r, z, n. The reset gate multiplies the recurrent part of n,
     so dL/d gates_h differs from dL/d gates_x in its n block."""
 
+    name = "gru"
     num_gates = 3
     separate_recurrent_grad = True
 

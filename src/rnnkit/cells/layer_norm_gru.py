@@ -10,7 +10,13 @@ from torch.nn.functional import layer_norm, linear
 
 from rnnkit.cells.base import Pointwise, RecurrentCell, masked
 from rnnkit.cells.gru import GRUState
-from rnnkit.cells.layer_norm import EPS, normalize, normalize_backward
+from rnnkit.cells.layer_norm import (
+    EPS,
+    normalize,
+    normalize_backward,
+    normalized_projection,
+    normalized_projection_backward,
+)
 from rnnkit.cells.layer_norm_lstm import layer_norm_shapes, reset_layer_norms
 from rnnkit.cells.lstm import sigmoid_backward, tanh_backward
 
@@ -21,13 +27,19 @@ class LayerNormGRUPointwise(Pointwise):
     """Gates r, z, n from LN_ih(gates_x) (all steps at once, in ``input_gates``) and
     LN_hh(gates_h) (in the loop)."""
 
+    name = "layernorm_gru"
     num_gates = 3
     separate_recurrent_grad = True
     input_params = 2
 
     def input_gates(self, x, weight_ih, bias_ih, params):
-        g_ih, b_ih = params[0], params[1]
-        return layer_norm(linear(x, weight_ih), g_ih.shape, g_ih, b_ih, EPS)
+        return normalized_projection(x, weight_ih, params[0], params[1])
+
+    def input_gates_backward(self, x, weight_ih, bias_ih, params, d_gates):
+        d_x, d_w_ih, d_g_ih, d_b_ih = normalized_projection_backward(
+            x, weight_ih, params[0], d_gates
+        )
+        return d_x, d_w_ih, None, (d_g_ih, d_b_ih)
 
     def forward(self, gates_x, gates_h, prev, params=()):
         _, _, g_hh, b_hh = params

@@ -9,7 +9,13 @@ from torch import Tensor, nn
 from torch.nn.functional import layer_norm, linear
 
 from rnnkit.cells.base import Pointwise, RecurrentCell, masked
-from rnnkit.cells.layer_norm import EPS, normalize, normalize_backward
+from rnnkit.cells.layer_norm import (
+    EPS,
+    normalize,
+    normalize_backward,
+    normalized_projection,
+    normalized_projection_backward,
+)
 from rnnkit.cells.lstm import LSTMState, sigmoid_backward, tanh_backward
 
 #: The cell's layer-norm gains and shifts, in the order the pointwise part takes them.
@@ -39,14 +45,20 @@ class LayerNormLSTMPointwise(Pointwise):
     """Gates i, f, g, o of a = LN_ih(gates_x) + LN_hh(gates_h); LN_ih runs over all steps
     at once in ``input_gates``, LN_hh and LN_c in the loop."""
 
+    name = "layernorm_lstm"
     num_gates = 4
     separate_recurrent_grad = True
     input_params = 2
     zoneout_states = 2
 
     def input_gates(self, x, weight_ih, bias_ih, params):
-        g_ih, b_ih = params[0], params[1]
-        return layer_norm(linear(x, weight_ih), g_ih.shape, g_ih, b_ih, EPS)
+        return normalized_projection(x, weight_ih, params[0], params[1])
+
+    def input_gates_backward(self, x, weight_ih, bias_ih, params, d_gates):
+        d_x, d_w_ih, d_g_ih, d_b_ih = normalized_projection_backward(
+            x, weight_ih, params[0], d_gates
+        )
+        return d_x, d_w_ih, None, (d_g_ih, d_b_ih)
 
     def forward(self, gates_x, gates_h, prev, params=()):
         _, _, g_hh, b_hh, g_c, b_c = params

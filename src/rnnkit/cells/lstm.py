@@ -25,6 +25,7 @@ class LSTMState(NamedTuple):
 class LSTMPointwise(Pointwise):
     """Gates in torch order i, f, g, o; returns (o * tanh(c_t), c_t) before projection."""
 
+    name = "lstm"
     num_gates = 4
     zoneout_states = 2
 

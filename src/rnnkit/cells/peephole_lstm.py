@@ -14,6 +14,7 @@ from rnnkit.cells.lstm import LSTMState, sigmoid_backward, tanh_backward
 class PeepholeLSTMPointwise(Pointwise):
     """Gates i, f, g, o of a = gates_x + gates_h; params = (peephole (3H,): p_i, p_f, p_o)."""
 
+    name = "peephole_lstm"
     num_gates = 4
     zoneout_states = 2
 

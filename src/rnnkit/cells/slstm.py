@@ -34,6 +34,7 @@ def stabilised_gates(i_pre: Tensor, f_pre: Tensor, m_prev: Tensor) -> tuple[Tens
 class SLSTMPointwise(Pointwise):
     """Gates i, f, z, o of a = gates_x + gates_h; state (h, c, n, m)."""
 
+    name = "slstm"
     num_gates = 4
 
     def forward(self, gates_x, gates_h, prev, params=()):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnkit.bptt import backend, explicit_bptt, extended_torch_loops
-from rnnkit.bptt.explicit import running_batch_sizes
+from rnnkit.bptt import explicit_bptt
+from rnnkit.bptt.diagonal import element_wise_recurrence
 from rnnkit.bptt.extended import extended_bptt
-from rnnkit.bptt.onnx_loops import exporting_to_onnx, onnx_recurrent
+from rnnkit.bptt.onnx_loops import onnx_recurrent
+from rnnkit.bptt.scan_export import scan_recurrent
 from rnnkit.cells import CellWeights, ElmanPointwise, GRUPointwise, LSTMPointwise, Pointwise
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.exporting import exporting_to_onnx
 from rnnkit.layers.regularisers import Regularisers
 
 PLAIN = (LSTMPointwise, GRUPointwise, ElmanPointwise)
@@ -36,23 +38,29 @@ def run_pointwise(
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """x (T, B, I) sorted by length -> (y (T, B, P), final state)."""
     weights = weights._replace(weight_hh=regularisers.drop_weight(weights.weight_hh, training))
+    if exporting_to_onnx():
+        return _for_onnx(pointwise, weights, params, regularisers, training, x, state0, lengths)
     if type(pointwise) in PLAIN and not params and not regularisers.in_loop(training):
-        if exporting_to_onnx():
-            # ONNX knows LSTM/GRU/RNN but not rnnkit's ops (see rnnkit.bptt.onnx_loops).
-            if lengths is not None:
-                raise ValueError(
-                    "lengths cannot be exported to ONNX: export the module without "
-                    "lengths (every sequence running all T steps)"
-                )
-            return onnx_recurrent(pointwise.name, x, weights, state0)
         return explicit_bptt(pointwise, weights, x, state0, lengths, name)
-    if pointwise.input_params and backend.extended_loops_for(pointwise, x) is extended_torch_loops:
-        # More than a product, which the PyTorch loops leave to autograd: all steps at once.
-        x = pointwise.input_gates(x, weights.weight_ih, weights.bias_ih, params)
-        weights = weights._replace(weight_ih=None, bias_ih=None)
     hidden = weights.weight_hh.shape[0] // pointwise.num_gates
     zoneout, mask = regularisers.loop_masks(x, hidden, state0[0].shape[1], training)
     return extended_bptt(pointwise, weights, x, params, state0, lengths, zoneout, mask, name)
+
+
+def _for_onnx(pointwise, weights, params, regularisers, training, x, state0, lengths):
+    """ONNX knows neither rnnkit's ops nor a Python loop: the plain cells become ONNX's
+    own LSTM/GRU/RNN nodes (``rnnkit.bptt.onnx_loops``), the others a Scan over their
+    step (``rnnkit.bptt.scan_export``)."""
+    if lengths is not None:
+        raise ValueError(
+            "lengths cannot be exported to ONNX: export the module without lengths "
+            "(every sequence running all T steps)"
+        )
+    if training and regularisers.in_loop(training):
+        raise ValueError("export a model in eval mode: recurrent dropout acts in training only")
+    if type(pointwise) in PLAIN and not regularisers.zoneout and weights.weight_hr is None:
+        return onnx_recurrent(pointwise.name, x, weights, state0)
+    return scan_recurrent(pointwise, weights, params, x, state0, regularisers.zoneout)
 
 
 def run_sequence_cell(
@@ -63,11 +71,12 @@ def run_sequence_cell(
     state0: tuple[Tensor, ...],
     lengths: list[int] | None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """A cell with an element-wise recurrence (``cell.sequence``) over x (T, B, I)."""
+    """A cell with an element-wise recurrence (``cell.sequence`` names it) over x (T, B, I)."""
     u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None
     zoneout, mask = regularisers.loop_masks(x, cell.hidden_size, cell.hidden_size, training)
-    batch_sizes = running_batch_sizes(lengths, *x.shape[:2])
-    h, final = cell.sequence(x, state0, batch_sizes, u, zoneout, mask)
+    h, final = element_wise_recurrence(
+        cell.sequence, x, cell.weight_ih, cell.bias_ih, u, state0[0], lengths, zoneout, mask
+    )
     return h, (final,)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from typing import Any
 
 from torch import Tensor
@@ -62,6 +63,13 @@ class Recurrent(SequenceLayer):
         self.name = name or type(cell).__name__ + ("_reverse" if reverse else "")
         self.input_size = cell.input_size
         self.output_size = cell.output_size
+
+    def __getstate__(self) -> dict:
+        """Pickled as plain values, as ``rnnkit.nn``'s modules (see there)."""
+        return {**self.__dict__, "regularisers": astuple(self.regularisers)}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__({**state, "regularisers": Regularisers(*state["regularisers"])})
 
     def run(self, x: Tensor, state: Any, lengths: Tensor | None) -> tuple[Tensor, Any]:
         batch = x.shape[1]

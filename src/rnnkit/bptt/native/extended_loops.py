@@ -21,6 +21,18 @@ from rnnkit.cells import (
 
 ops = torch.ops.rnnkit
 _DTYPES = (torch.float32, torch.float64)
+#: Values each step keeps for backward per hidden unit and per row: csrc/zoo_cells.h's
+#: ``saved_width(H)`` as (per unit, per row); tests/bptt check the two agree.
+_SAVED_WIDTH = {
+    "lstm": (5, 0),
+    "gru": (4, 0),
+    "elman_tanh": (1, 0),
+    "elman_relu": (1, 0),
+    "peephole_lstm": (6, 0),
+    "slstm": (7, 0),
+    "layernorm_lstm": (14, 3),
+    "layernorm_gru": (10, 2),
+}
 _NAMES = {
     LSTMPointwise: "lstm",
     GRUPointwise: "gru",
@@ -46,10 +58,18 @@ def forward_loop(pointwise, x, weights, params, state0, batch_sizes, zoneout, re
     """The input gates are formed inside, a step of each thread's rows at a time, a layer
     norm on them included: x is always the input, never gates computed outside."""
     w_ih, b_ih, w_hh, b_hh = weights
-    return ops.extended_forward(
+    states, saved = ops.extended_forward(
         _name(pointwise), x, w_ih, b_ih, w_hh, b_hh, list(params), list(state0), batch_sizes,
         zoneout, recurrent_mask, pointwise.zoneout_states, keep,
     )  # fmt: skip
+    return states, [saved] if keep else []  # an empty tensor when nothing was kept
+
+
+def saved_like(pointwise, x, gates, state0, params, keep) -> list[Tensor]:
+    """Empty tensors shaped as ``forward_loop``'s saved list (for the ops' fake kernels)."""
+    per_unit, per_row = _SAVED_WIDTH[_name(pointwise)]
+    width = per_unit * (gates // pointwise.num_gates) + per_row
+    return [x.new_empty(*x.shape[:2], width)] if keep else []
 
 
 def backward_loop(
@@ -58,7 +78,7 @@ def backward_loop(
 ):  # fmt: skip
     """dL/dx is formed inside the loop, step by step, when ``w_ih`` is given."""
     d_gates_x, d_gates_h, d_params, d_h_all, carry, d_x = ops.extended_backward(
-        _name(pointwise), grad_y, list(grad_final), list(state0), list(states), saved, w_ih,
+        _name(pointwise), grad_y, list(grad_final), list(state0), list(states), saved[0], w_ih,
         w_hh, list(params), batch_sizes, zoneout, recurrent_mask, pointwise.zoneout_states,
         keep_dh,
     )  # fmt: skip

@@ -23,7 +23,9 @@ def supports(pointwise: Pointwise, x: Tensor) -> bool:
 
 
 def forward_loop(pointwise, x, weights, state0, batch_sizes, keep):
-    """The input projection runs inside, a chunk of steps at a time (csrc/input.h)."""
+    """The input projection runs inside, a chunk of steps at a time (csrc/input.h).
+    -> (states, pre-projection outputs or None, saved: a list of (T, B, width) tensors,
+    empty without ``keep``)."""
     return _KERNELS[type(pointwise)].forward(
         pointwise, x.contiguous(), weights, state0, batch_sizes, keep
     )
@@ -47,6 +49,12 @@ def backward_loop(
         d_h_all if keep_dh else None,
         grad_state0,
     )
+
+
+def saved_like(pointwise, x, gates, state0, params, keep) -> list[Tensor]:
+    """Empty tensors shaped as ``forward_loop``'s saved list (for the ops' fake kernels)."""
+    width = _KERNELS[type(pointwise)].saved_width(gates // pointwise.num_gates)
+    return [x.new_empty(*x.shape[:2], width)] if keep and width else []
 
 
 def weight_gradients(
@@ -91,12 +99,16 @@ class _LSTM:
     step = ops.lstm_step.default  # the overload itself: resolving it costs ~0.3 us a call
 
     @staticmethod
+    def saved_width(hidden: int) -> int:
+        return 4 * hidden  # the activated gates
+
+    @staticmethod
     def forward(pointwise, x, weights, state0, batch_sizes, keep):
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
         y, c_all, gates, m_all = ops.lstm_forward(
             x, w_ih, *state0, w_hh, _sum(b_ih, b_hh), w_hr, batch_sizes, keep
         )
-        return [y, c_all], (m_all if w_hr is not None else None), gates
+        return [y, c_all], (m_all if keep and w_hr is not None else None), _kept(gates, keep)
 
     @staticmethod
     def backward(
@@ -104,7 +116,16 @@ class _LSTM:
     ):
         w_ih, w_hh, w_hr = weights
         d_gates, d_h_all, grad_h0, grad_c0, d_x = ops.lstm_backward(
-            grad_y, *grad_final, state0[1], states[1], saved, w_ih, w_hh, w_hr, batch_sizes, keep_dh
+            grad_y,
+            *grad_final,
+            state0[1],
+            states[1],
+            saved[0],
+            w_ih,
+            w_hh,
+            w_hr,
+            batch_sizes,
+            keep_dh,
         )
         return d_x, d_gates, d_gates, d_h_all, [grad_h0, grad_c0]
 
@@ -117,10 +138,14 @@ class _GRU:
     step = ops.gru_step.default  # the overload itself: resolving it costs ~0.3 us a call
 
     @staticmethod
+    def saved_width(hidden: int) -> int:
+        return 4 * hidden  # r, z, n and the recurrent part of n
+
+    @staticmethod
     def forward(pointwise, x, weights, state0, batch_sizes, keep):
         w_ih, w_hh, b_ih, b_hh, _ = weights
         y, saved = ops.gru_forward(x, w_ih, b_ih, state0[0], w_hh, b_hh, batch_sizes, keep)
-        return [y], None, saved
+        return [y], None, _kept(saved, keep)
 
     @staticmethod
     def backward(
@@ -128,7 +153,7 @@ class _GRU:
     ):
         w_ih, w_hh, _ = weights
         d_gx, d_n_reset, d_h_all, grad_h0, d_x = ops.gru_backward(
-            grad_y, grad_final[0], state0[0], states[0], saved, w_ih, w_hh, batch_sizes, keep_dh
+            grad_y, grad_final[0], state0[0], states[0], saved[0], w_ih, w_hh, batch_sizes, keep_dh
         )
         return d_x, d_gx, SplitGates(d_gx, d_n_reset), d_h_all, [grad_h0]
 
@@ -141,11 +166,15 @@ class _Elman:
     step = ops.elman_step.default  # the overload itself: resolving it costs ~0.3 us a call
 
     @staticmethod
+    def saved_width(hidden: int) -> int:
+        return 0  # backward reads act'(a) off y itself
+
+    @staticmethod
     def forward(pointwise, x, weights, state0, batch_sizes, keep):
         w_ih, w_hh, b_ih, b_hh, _ = weights
         relu = pointwise.nonlinearity == "relu"
         y = ops.elman_forward(x, w_ih, state0[0], w_hh, _sum(b_ih, b_hh), batch_sizes, relu)
-        return [y], None, None  # backward reads act'(a) off y itself
+        return [y], None, []
 
     @staticmethod
     def backward(
@@ -161,6 +190,11 @@ class _Elman:
     @staticmethod
     def prepare_step(pointwise, w):
         return ops.elman_prepare_step(*w[:4]), pointwise.nonlinearity == "relu"
+
+
+def _kept(saved: Tensor, keep: bool) -> list[Tensor]:
+    """The kernels return an empty tensor for what they were not asked to keep."""
+    return [saved] if keep else []
 
 
 def _sum(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
