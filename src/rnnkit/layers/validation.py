@@ -72,8 +72,8 @@ def check_state(
     """``state`` must be a tuple of tensors of exactly ``shapes`` (no broadcasting)."""
     if isinstance(state, Tensor):
         state = (state,)
-    expected = " and ".join(str(s) for s in shapes)
     if not isinstance(state, Sequence) or len(state) != len(shapes):
+        expected = " and ".join(str(s) for s in shapes)  # only here: compiled code can't
         raise ValueError(
             f"{name} must be {len(shapes)} tensor(s) of shape {expected}, got {state!r:.80}"
         )

@@ -58,11 +58,10 @@ class SequenceClassifier(nn.Module):
         self.head = nn.Linear(width, classes)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        batch, steps = x.shape[:2]
-        if lengths is None:
-            lengths = torch.full((batch,), steps, dtype=torch.int64)
+        """``lengths`` None: every sequence is T long (and the model then has no
+        data-dependent branch, so it compiles and exports with dynamic B and T)."""
         y, _ = self.stack(self.embed(x), lengths=lengths)  # (B, T, D), 0 past each end
-        return self.head(self.dropout(self.pool(y, lengths.to(y.device))))
+        return self.head(self.dropout(self.pool(y, lengths)))
 
     def embed(self, x: Tensor) -> Tensor:
         """Tokens are embedded, then dropped out (a word's vector is all a small data set
@@ -71,9 +70,14 @@ class SequenceClassifier(nn.Module):
             return self.dropout(self.inputs(x))
         return self.inputs(x)
 
-    def pool(self, y: Tensor, lengths: Tensor) -> Tensor:
-        """y (B, T, D) -> (B, D) over each sequence's own steps."""
-        valid = torch.arange(y.shape[1], device=y.device) < lengths.unsqueeze(1)  # (B, T)
+    def pool(self, y: Tensor, lengths: Tensor | None) -> Tensor:
+        """y (B, T, D) -> (B, D) over each sequence's own steps (all T without lengths)."""
+        if lengths is None:
+            valid = torch.ones(y.shape[:2], dtype=torch.bool, device=y.device)
+            lengths = torch.full(y.shape[:1], y.shape[1], device=y.device)
+        else:
+            lengths = lengths.to(y.device)
+            valid = torch.arange(y.shape[1], device=y.device) < lengths.unsqueeze(1)  # (B, T)
         if self.pooling == "mean":
             return y.sum(1) / lengths.unsqueeze(1).to(y.dtype)
         if self.pooling == "max":
