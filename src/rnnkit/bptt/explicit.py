@@ -37,12 +37,14 @@ from rnnkit.bptt.backend import get_backend, loops_for
 from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.bptt.op_rules import (
     add_rules,
+    apply_function,
     differentiate,
     empty_unless,
     final_states,
     grads_in_input_dtypes,
     in_dtype,
     running_batch_sizes,
+    with_eager_twin,
     with_graph_if_asked,
 )
 from rnnkit.bptt.unroll import pointwise_unroll
@@ -69,8 +71,8 @@ def explicit_bptt(
     # Inference keeps nothing per step, so a long stream costs only its outputs.
     keep = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
     if keep:
-        y, *rest = _ExplicitBPTT.apply(
-            pointwise.name, get_backend(), lengths, new_record(name), keep, *tensors
+        y, *rest = apply_function(
+            _ExplicitBPTT, pointwise.name, get_backend(), lengths, new_record(name), keep, *tensors
         )
     else:  # no gradient: the op alone, without autograd.Function's cost per call
         y, *rest = bptt_forward(
@@ -183,6 +185,7 @@ add_rules(bptt_forward)
 add_rules(bptt_backward)
 
 
+@with_eager_twin
 class _ExplicitBPTT(torch.autograd.Function):
     """Autograd of the two ops: ``bptt_forward``, then ``bptt_backward``; asked for a
     graph of the gradient, the gradient of ``pointwise_unroll`` instead."""

@@ -36,12 +36,14 @@ from rnnkit.bptt.backend import extended_loops_for, get_backend
 from rnnkit.bptt.gradient_flow import new_record, step_norms
 from rnnkit.bptt.op_rules import (
     add_rules,
+    apply_function,
     differentiate,
     empty_unless,
     final_states,
     grads_in_input_dtypes,
     in_dtype,
     running_batch_sizes,
+    with_eager_twin,
     with_graph_if_asked,
 )
 from rnnkit.bptt.unroll import pointwise_unroll
@@ -75,7 +77,8 @@ def extended_bptt(
     # Inference keeps nothing per step, so a long stream costs only its outputs.
     keep = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
     if keep:
-        y, *rest = _ExtendedBPTT.apply(
+        y, *rest = apply_function(
+            _ExtendedBPTT,
             pointwise.name, get_backend(), lengths, zoneout, recurrent_mask, new_record(name),
             keep, len(params), *tensors,
         )  # fmt: skip
@@ -221,6 +224,7 @@ add_rules(extended_bptt_forward)
 add_rules(extended_bptt_backward)
 
 
+@with_eager_twin
 class _ExtendedBPTT(torch.autograd.Function):
     """Autograd of the two ops, as ``explicit._ExplicitBPTT``."""
 
