@@ -30,7 +30,7 @@ inline Vec<T> kept(const T* mask, int64_t r, int64_t H, int64_t j, int64_t n) {
 
 template <typename T>
 inline Vec<T> activate(const Vec<T>& v, bool relu) {
-  return relu ? at::vec::maximum(v, Vec<T>(T(0))) : tanh(v);
+  return relu ? rnnkit::relu(v) : tanh(v);
 }
 
 // -> (h, act, final state): act(...) before zoneout, which backward reads act' from.
@@ -85,7 +85,7 @@ std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& g
     const T* drop = m ? m->data_ptr<T>() : nullptr;
     const T *gp = g.data_ptr<T>(), *w = uc.data_ptr<T>(), *a_in = ac.data_ptr<T>();
     T *out = d_pre.data_ptr<T>(), *d0 = d_h0.data_ptr<T>();
-    const Vec<T> one(T(1)), zero(T(0));
+    const Vec<T> one(T(1));
     for_rows(B, steps * H, [&](int64_t r) {
       for_lanes<T>(H, [&](int64_t j, int64_t n) {
         Vec<T> carry = load(gf.data_ptr<T>() + r * H + j, n);
@@ -99,7 +99,7 @@ std::tuple<Tensor, Tensor> indrnn_backward(const Tensor& grad_h, const Tensor& g
             dh = dh - direct;
           }
           const Vec<T> a = load(a_in + k, n);
-          const Vec<T> d = relu ? Vec<T>::blendv(zero, dh, a > zero) : dh * (one - a * a);
+          const Vec<T> d = relu ? relu_backward(dh, a) : dh * (one - a * a);
           store(d, out + k, n);
           carry = weight * d + direct;
         }

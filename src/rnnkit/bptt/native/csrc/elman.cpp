@@ -9,10 +9,9 @@ namespace {
 // One row of one step: h = act(x (+ r) (+ bias)).
 template <typename T>
 inline void forward_row(int64_t H, const T* x, const T* r, const T* bias, bool relu, T* h) {
-  const Vec<T> zero(T(0));
   for_lanes<T>(H, [&](int64_t j, int64_t n) {
     const Vec<T> a = load(x + j, n) + load_or_zero(r ? r + j : nullptr, n) + load_or_zero(bias ? bias + j : nullptr, n);
-    store(relu ? at::vec::maximum(a, zero) : tanh(a), h + j, n);
+    store(relu ? rnnkit::relu(a) : tanh(a), h + j, n);
   });
 }
 
@@ -51,7 +50,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
     const Share units = split.units;
     const PackedB<T> wh = pack_columns(w_hh, H, H, units);
     InputGradientShare<T> input(w_ih, H, I, steps, B, d_gates, d_x, split);
-    const Vec<T> one(T(1)), zero(T(0));
+    const Vec<T> one(T(1));
     for (int64_t t = steps - 1; t >= 0; --t) {
       const Share mine = split.running(batch_sizes[t]);
       T* da = d_gates + t * B * H;
@@ -61,8 +60,7 @@ void backward_steps(int64_t steps, int64_t B, int64_t I, int64_t H, const T* gra
           const Vec<T> dh = load(carry + k, lanes) + load(grad_y + kt, lanes);
           if (d_h_all) store(dh, d_h_all + kt, lanes);
           const Vec<T> h_t = load(y + kt, lanes);
-          const Vec<T> slope = relu ? Vec<T>::blendv(zero, one, h_t > zero) : one - h_t * h_t;
-          store(dh * slope, da + k, lanes);
+          store(relu ? relu_backward(dh, h_t) : dh * (one - h_t * h_t), da + k, lanes);
         });
       }
       split.barrier();

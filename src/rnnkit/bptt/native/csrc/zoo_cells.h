@@ -87,10 +87,10 @@ inline void store_blocks(T* p, int64_t H, int64_t j, int64_t lanes, const V&... 
   (store(values, p + (k++) * H + j, lanes), ...);
 }
 
-// log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), without overflow (exp_u20: see vec.h).
+// log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), without overflow (exp: see vec.h).
 template <typename T>
 inline Vec<T> log_sigmoid(const Vec<T>& x) {
-  return at::vec::minimum(x, Vec<T>(T(0))) - x.abs().neg().exp_u20().log1p();
+  return at::vec::minimum(x, Vec<T>(T(0))) - exp(x.abs().neg()).log1p();
 }
 
 struct LSTMRow {
@@ -174,7 +174,7 @@ struct ElmanRow {
   static void forward(int64_t H, const In<T>&, T* gx, T* gh, const In<T>&, const Out<T>& next, T* s, T*) {
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> a = at(gx, 0, j, n) + at(gh, 0, j, n);
-      const Vec<T> h = Relu ? at::vec::maximum(a, Vec<T>(T(0))) : tanh(a);
+      const Vec<T> h = Relu ? relu(a) : tanh(a);
       store(h, next[0] + j, n);
       store(h, s + j, n);
     });
@@ -186,7 +186,7 @@ struct ElmanRow {
     const Vec<T> one(T(1)), zero(T(0));
     for_lanes<T>(H, [&](int64_t j, int64_t n) {
       const Vec<T> h = at(s, 0, j, n), dh = at(grad[0], 0, j, n);
-      const Vec<T> d = Relu ? Vec<T>::blendv(zero, dh, h > zero) : dh * (one - h * h);
+      const Vec<T> d = Relu ? relu_backward(dh, h) : dh * (one - h * h);
       store(d, dgx + j, n);
       store(zero, d_prev[0] + j, n);
     });
@@ -251,14 +251,14 @@ struct SLSTMRow {
       const Vec<T> i_pre = a(0), f_pre = a(1), m_prev = at(prev[3], 0, j, n);
       const Vec<T> log_f = log_sigmoid(f_pre);
       const Vec<T> m = at::vec::maximum(log_f + m_prev, i_pre);
-      const Vec<T> i = (i_pre - m).exp_u20(), f = (log_f + m_prev - m).exp_u20();
+      const Vec<T> i = exp(i_pre - m), f = exp(log_f + m_prev - m);
       const Vec<T> z = tanh(a(2)), o = sigmoid(a(3));
       const Vec<T> c = f * at(prev[1], 0, j, n) + i * z, nn = f * at(prev[2], 0, j, n) + i;
       store(o * c / nn, next[0] + j, n);
       store(c, next[1] + j, n);
       store(nn, next[2] + j, n);
       store(m, next[3] + j, n);
-      const Vec<T> fs = log_f.exp_u20();  // sigmoid(f~)
+      const Vec<T> fs = exp(log_f);  // sigmoid(f~)
       store_blocks(s, H, j, n, i, f, z, o, fs, c, nn);
     });
   }
