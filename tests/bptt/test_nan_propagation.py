@@ -247,10 +247,9 @@ def known_torch_engine_defect(request, backend: str, reason: str) -> None:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
-def test_relu_backward_as_torch_threshold_backward(request, backend):
+def test_relu_backward_as_torch_threshold_backward(backend):
     """relu' passes dL/dh on where h is NaN and gives 0 (not 0 * inf) where h <= 0, as
     torch's threshold_backward: an infinite input makes both happen in an Elman RNN."""
-    known_torch_engine_defect(request, backend, "ElmanPointwise.backward: relu' as dh * (h > 0)")
     for label, (module, reference), x, state in _torch_nn_cases("rnn_relu", torch.float32):
         compare(run_torch_nn(module, x, state), run_torch_nn(reference, x, state), label)
 

@@ -37,7 +37,9 @@ class ElmanPointwise(Pointwise):
         if self.nonlinearity == "tanh":
             d_pre = dh * (1 - h * h)  # tanh' = 1 - tanh^2
         else:
-            d_pre = dh * (h > 0)  # relu' = 1 where the output is positive
+            # relu' = 1 where the output is positive, as torch's threshold_backward: 0 (not
+            # 0 * inf) where h <= 0, and dh passed on where h is NaN.
+            d_pre = dh.masked_fill(h <= 0, 0)
         return (d_pre,), (d_pre,), (None,), ()
 
 
