@@ -83,17 +83,5 @@ def extended_loops_for(
     return extended_torch_loops
 
 
-def diagonal_loops_for(x: Tensor):
-    """The module whose loops run the element-wise recurrences of ``rnnkit.bptt.diagonal``."""
-    from rnnkit.bptt import diagonal
-
-    if _backend == "native" and native.available():
-        from rnnkit.bptt.native import diagonal_loops
-
-        if diagonal_loops.supports(x):
-            return diagonal_loops
-    return diagonal
-
-
 if _backend not in BACKENDS:
     raise ValueError(f"RNNKIT_BACKEND must be one of {BACKENDS}, got {_backend!r}")

@@ -125,10 +125,9 @@ class RecurrentCell(nn.Module):
     #: False where h_{t-1} reaches h_t without weights (minGRU, minLSTM): nothing for
     #: recurrent dropout or weight drop to act on.
     has_recurrent_weights: bool = True
-    #: Cells with an element-wise recurrence run a whole sequence themselves:
-    #: ``sequence(x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask)``
-    #: ``-> (h (T, B, H), final h (B, H))``.
-    sequence: Any = None
+    #: Cells with an element-wise recurrence name it here ("mingru", "indrnn_relu", ...);
+    #: the engine (``rnnkit.bptt.diagonal``) runs it over the whole sequence.
+    sequence: str | None = None
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()

@@ -1,6 +1,7 @@
 """The independently recurrent network (Li et al. 2018, "Independently Recurrent Neural
 Network (IndRNN): Building A Longer and Deeper RNN"): each unit feeds back only its own
-previous output, through one weight, so the recurrence has no matrix product."""
+previous output, through one weight, so the recurrence has no matrix product. The cell
+declares that recurrence (``sequence``); the engine (``rnnkit.bptt.diagonal``) runs it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import linear
 
-from rnnkit.bptt.diagonal import indrnn_scan
-from rnnkit.bptt.projection import project
 from rnnkit.cells.base import RecurrentCell, masked
 from rnnkit.cells.elman import NONLINEARITIES
 
@@ -63,12 +62,11 @@ class IndRNNCell(RecurrentCell):
         h = self._act(linear(x, self.weight_ih, self.bias_ih) + self.weight_hh * h_in)
         return h, IndRNNState(h)
 
-    def sequence(self, x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask):
-        """Every step at once: the input projection as one GEMM, then the element-wise
-        recurrence (``rnnkit.bptt.diagonal.indrnn_scan``). -> (h (T, B, H), final h)."""
-        pre = project(x, self.weight_ih, self.bias_ih)
-        relu = self.nonlinearity == "relu"
-        return indrnn_scan(pre, weight_hh, state0[0], batch_sizes, relu, zoneout, recurrent_mask)
+    @property
+    def sequence(self) -> str:
+        """The element-wise recurrence the engine runs over a whole sequence, by the name
+        its ops know it by: "indrnn_relu" or "indrnn_tanh"."""
+        return f"indrnn_{self.nonlinearity}"
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"

@@ -1,18 +1,20 @@
 """minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): gates that read only
 x_t, so h_t = a_t * h_{t-1} + b_t is a linear recurrence, which a scan evaluates for
 every step at once. Both use the paper's log-space form: the candidate goes through
-g(v) = v + 0.5 (v >= 0), sigmoid(v) (v < 0), which is positive, so that b_t > 0."""
+g(v) = v + 0.5 (v >= 0), sigmoid(v) (v < 0), which is positive, so that b_t > 0.
+
+A cell declares its recurrence, (log a_t, log b_t) from the input projection
+(``MIN_COEFFICIENTS``); the engine (``rnnkit.bptt.diagonal``) picks the scan that runs it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn.functional import linear, softplus
 
-from rnnkit.bptt.diagonal import fused_min_scan, linear_scan
-from rnnkit.bptt.projection import project
 from rnnkit.cells.base import RecurrentCell
 
 
@@ -30,21 +32,60 @@ def log_g(v: Tensor) -> Tensor:
     return torch.where(v >= 0, torch.log(v.clamp(min=0) + 0.5), -softplus(-v))
 
 
+def mingru_coefficients(projection: Tensor) -> tuple[Tensor, Tensor]:
+    """(..., 2H) = [k, v] -> (log a, log b), each (..., H)::
+
+    a = 1 - sigmoid(k),  b = sigmoid(k) * g(v)
+    """
+    k, v = projection.chunk(2, dim=-1)
+    # log(1 - sigmoid(k)) = -softplus(k), log sigmoid(k) = -softplus(-k): finite even
+    # where sigmoid(k) rounds to 1.
+    return -softplus(k), -softplus(-k) + log_g(v)
+
+
+def minlstm_coefficients(projection: Tensor) -> tuple[Tensor, Tensor]:
+    """(..., 3H) = [k_f, k_i, v] -> (log a, log b), each (..., H)::
+
+    f, i = sigmoid(k_f), sigmoid(k_i);  a = f / (f + i),  b = i / (f + i) * g(v)
+    """
+    k_f, k_i, v = projection.chunk(3, dim=-1)
+    log_f, log_i = -softplus(-k_f), -softplus(-k_i)
+    total = torch.logaddexp(log_f, log_i)
+    return log_f - total, log_i - total + log_g(v)
+
+
+#: Each min cell's coefficients by the name its ``sequence`` declares.
+MIN_COEFFICIENTS: dict[str, Callable[[Tensor], tuple[Tensor, Tensor]]] = {
+    "mingru": mingru_coefficients,
+    "minlstm": minlstm_coefficients,
+}
+
+
 def with_zoneout(log_a: Tensor, log_b: Tensor, zoneout: Tensor | None) -> tuple[Tensor, Tensor]:
     """Zoneout on h_t = a h_{t-1} + b, z h_{t-1} + (1 - z) h_t, is the same recurrence with
-    a' = z + (1 - z) a and b' = (1 - z) b (z in {0, 1} in training, its rate p at inference)."""
+    a' = z + (1 - z) a and b' = (1 - z) b: in training z in {0, 1} (1 keeps the previous
+    state: a' = 1, b' = 0), at inference z is the rate p (a 0-d tensor, 0 < p < 1)."""
     if zoneout is None:
         return log_a, log_b
-    log_keep, log_update = torch.log(zoneout), torch.log1p(-zoneout)
-    return torch.logaddexp(log_keep, log_update + log_a), log_update + log_b
+    if zoneout.dim() == 0:
+        log_keep, log_update = torch.log(zoneout), torch.log1p(-zoneout)
+        return torch.logaddexp(log_keep, log_update + log_a), log_update + log_b
+    # Selected rather than logaddexp(log z, ...): its second derivative at log z = -inf
+    # is NaN, and a gradient penalty needs it.
+    keep = zoneout.bool()
+    return torch.where(keep, 0.0, log_a), torch.where(keep, float("-inf"), log_b)
 
 
 class _MinCell(RecurrentCell):
-    """What minGRU and minLSTM share: parameters, the sequential step and the scan."""
+    """What minGRU and minLSTM share: parameters and the sequential step. Over a whole
+    sequence the engine runs their recurrence, named by ``sequence``, as a scan."""
 
     State = MinState
     has_recurrent_weights = False
     num_blocks: int
+    #: The element-wise recurrence the engine runs over a whole sequence: a key of
+    #: ``MIN_COEFFICIENTS``, and the name the engine's ops know it by.
+    sequence: str
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)
@@ -52,12 +93,9 @@ class _MinCell(RecurrentCell):
         self.bias_ih = nn.Parameter(torch.empty(self.num_blocks * hidden_size)) if bias else None
         self.reset_parameters()
 
-    #: The cell's name for the fused native pass (``rnnkit.bptt.diagonal.fused_min_scan``).
-    kind: str
-
     def coefficients(self, projection: Tensor) -> tuple[Tensor, Tensor]:
         """The input projection (..., blocks * H) -> (log a, log b), each (..., H)."""
-        raise NotImplementedError
+        return MIN_COEFFICIENTS[self.sequence](projection)
 
     def forward(self, x: Tensor, state: MinState | None = None, recurrent_mask=None):
         """The sequential mode: one step, h_t = a_t * h_{t-1} + b_t."""
@@ -68,25 +106,6 @@ class _MinCell(RecurrentCell):
         log_a, log_b = self.coefficients(linear(x, self.weight_ih, self.bias_ih))
         h = log_a.exp() * state.h + log_b.exp()
         return h, MinState(h)
-
-    def sequence(self, x, state0, batch_sizes, weight_hh, zoneout, recurrent_mask):
-        """The parallel mode: every step at once (``rnnkit.bptt.diagonal.linear_scan``; on
-        the native engine, one fused pass). A finished sequence keeps its state: a = 1,
-        b = 0 past its end. -> (h (T, B, H), final h)."""
-        projection = project(x, self.weight_ih, self.bias_ih)
-        fused = fused_min_scan(self.kind, projection, state0[0], batch_sizes, zoneout)
-        if fused is not None:
-            return fused
-        log_a, log_b = with_zoneout(*self.coefficients(projection), zoneout)
-        if all(rows == x.shape[1] for rows in batch_sizes):
-            h = linear_scan(log_a, log_b, state0[0])
-            return h, h[-1]
-        counts = torch.as_tensor(batch_sizes, device=x.device)
-        running = (torch.arange(x.shape[1], device=x.device) < counts.unsqueeze(1))[..., None]
-        log_a = torch.where(running, log_a, 0.0)
-        log_b = torch.where(running, log_b, float("-inf"))
-        h = linear_scan(log_a, log_b, state0[0])
-        return h * running, h[-1]  # past its end a row keeps its state: h[-1] is its last
 
 
 class MinGRUCell(_MinCell):
@@ -100,13 +119,7 @@ class MinGRUCell(_MinCell):
     """
 
     num_blocks = 2
-    kind = "mingru"
-
-    def coefficients(self, projection):
-        k, v = projection.chunk(2, dim=-1)
-        # log(1 - sigmoid(k)) = -softplus(k), log sigmoid(k) = -softplus(-k): finite even
-        # where sigmoid(k) rounds to 1.
-        return -softplus(k), -softplus(-k) + log_g(v)
+    sequence = "mingru"
 
 
 class MinLSTMCell(_MinCell):
@@ -120,10 +133,4 @@ class MinLSTMCell(_MinCell):
     """
 
     num_blocks = 3
-    kind = "minlstm"
-
-    def coefficients(self, projection):
-        k_f, k_i, v = projection.chunk(3, dim=-1)
-        log_f, log_i = -softplus(-k_f), -softplus(-k_i)
-        total = torch.logaddexp(log_f, log_i)
-        return log_f - total, log_i - total + log_g(v)
+    sequence = "minlstm"
