@@ -12,8 +12,8 @@ import torch
 from torch.library import opcheck
 
 from rnnkit import Recurrent
-from rnnkit.bptt import autograd_unroll
 from rnnkit import nn as rnn
+from rnnkit.bptt import autograd_unroll
 from rnnkit.bptt.explicit import bptt_backward, bptt_forward
 from rnnkit.bptt.extended import extended_bptt_backward, extended_bptt_forward
 from rnnkit.cells import LayerNormGRUCell, LayerNormLSTMCell, PeepholeLSTMCell, SLSTMCell
