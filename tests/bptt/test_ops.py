@@ -18,6 +18,7 @@ from rnnkit.bptt.explicit import bptt_backward, bptt_forward
 from rnnkit.bptt.extended import extended_bptt_backward, extended_bptt_forward
 from rnnkit.cells import LayerNormGRUCell, LayerNormLSTMCell, PeepholeLSTMCell, SLSTMCell
 from rnnkit.cells.registry import pointwise_named
+from tests.bptt.compiled import assert_trains_like_eager
 
 DROP_IN = {
     "lstm": lambda: rnn.LSTM(5, 6, num_layers=2, batch_first=True),
@@ -94,21 +95,8 @@ def test_compile_fullgraph_dynamic_without_recompiling(backend, name):
     torch._dynamo.reset()
     module = MODULES[name]()
     compiled = torch.compile(module, fullgraph=True, dynamic=True)
-    try:
-        for i, steps in enumerate((4, 9, 13)):
-            if i == 1:
-                torch.compiler.set_stance("fail_on_recompile")
-            x = torch.randn(3 + i, steps, 5, requires_grad=True)
-            y, _ = compiled(x)
-            y.square().sum().backward()
-            grad = x.grad.clone()
-            x.grad = None
-            y_eager, _ = module(x)
-            y_eager.square().sum().backward()
-            torch.testing.assert_close(y, y_eager, atol=1e-5, rtol=0)
-            torch.testing.assert_close(grad, x.grad, atol=1e-4, rtol=0)
-    finally:
-        torch.compiler.set_stance("default")
+    # A layer norm's gradient through inductor's fused kernels: a few float32 roundings.
+    assert_trains_like_eager(compiled, module, features=5, grad_atol=1e-4)
 
 
 @pytest.mark.parametrize("name", list(MODULES))

@@ -41,6 +41,7 @@ from rnnkit.bptt.op_rules import (
     differentiate,
     empty_unless,
     final_states,
+    forward_outputs_like,
     grads_in_input_dtypes,
     in_dtype,
     running_batch_sizes,
@@ -118,13 +119,7 @@ def _(cell, backend, x, w_ih, w_hh, b_ih, b_hh, w_hr, state0, lengths, keep):
     saved = loops_for(pointwise, x, backend).saved_like(
         pointwise, x, w_hh.shape[0], state0, (), keep
     )
-    return [
-        x.new_empty(steps, batch, w_hh.shape[1]),
-        *(s.new_empty(s.shape) for s in state0),
-        *(s.new_empty(steps, *s.shape) for s in state0[1:]),
-        *pre,
-        *saved,
-    ]
+    return forward_outputs_like(x, w_hh.shape[1], state0, [*pre, *saved])
 
 
 @torch.library.custom_op("rnnkit::bptt_backward", mutates_args=())

@@ -40,6 +40,7 @@ from rnnkit.bptt.op_rules import (
     differentiate,
     empty_unless,
     final_states,
+    forward_outputs_like,
     grads_in_input_dtypes,
     in_dtype,
     running_batch_sizes,
@@ -125,16 +126,10 @@ def extended_bptt_forward(
 def _(cell, backend, x, w_ih, b_ih, w_hh, b_hh, params, state0, lengths, zoneout,
       recurrent_mask, keep):  # fmt: skip
     pointwise = pointwise_named(cell)
-    steps, batch, _ = x.shape
     saved = extended_loops_for(pointwise, x, w_ih is not None, backend).saved_like(
         pointwise, x, w_hh.shape[0], state0, tuple(params), keep
     )
-    return [
-        x.new_empty(steps, batch, w_hh.shape[1]),
-        *(s.new_empty(s.shape) for s in state0),
-        *(s.new_empty(steps, *s.shape) for s in state0[1:]),
-        *saved,
-    ]
+    return forward_outputs_like(x, w_hh.shape[1], state0, saved)
 
 
 @torch.library.custom_op("rnnkit::extended_bptt_backward", mutates_args=())

@@ -43,6 +43,21 @@ def final_states(states: Sequence[Tensor], lengths: Tensor | None) -> list[Tenso
     return [s[last, every] for s in states]
 
 
+def forward_outputs_like(
+    x: Tensor, hidden: int, state0: Sequence[Tensor], extras: Sequence[Tensor]
+) -> list[Tensor]:
+    """An engine forward op's outputs as its fake kernel returns them: [y (T, B, hidden),
+    final state (B, size) per entry, the other states of every step (T, B, size),
+    ``extras`` (what backward needs)]."""
+    steps, batch = x.shape[:2]
+    return [
+        x.new_empty(steps, batch, hidden),
+        *(s.new_empty(s.shape) for s in state0),
+        *(s.new_empty(steps, *s.shape) for s in state0[1:]),
+        *extras,
+    ]
+
+
 def empty_unless(wanted: bool, value: Tensor | None, like: Tensor) -> Tensor:
     """An op cannot return None: an empty tensor stands for a gradient nobody asked for."""
     return value if wanted and value is not None else like.new_empty(0)
