@@ -40,6 +40,7 @@ from rnnkit.bptt.op_rules import (
     apply_function,
     differentiate,
     empty_unless,
+    engine_op,
     final_states,
     forward_outputs_like,
     grads_in_input_dtypes,
@@ -82,7 +83,7 @@ def explicit_bptt(
     return y, tuple(rest[: len(state0)])  # the rest is for backward
 
 
-@torch.library.custom_op("rnnkit::bptt_forward", mutates_args=())
+@engine_op("bptt_forward")
 def bptt_forward(
     cell: str,
     backend: str,
@@ -111,7 +112,7 @@ def bptt_forward(
     return [states[0], *final_states(states, lengths), *states[1:], *pre, *saved]
 
 
-@bptt_forward.register_fake
+@torch.library.register_fake(bptt_forward)
 def _(cell, backend, x, w_ih, w_hh, b_ih, b_hh, w_hr, state0, lengths, keep):
     pointwise = pointwise_named(cell)
     steps, batch, _ = x.shape
@@ -122,7 +123,7 @@ def _(cell, backend, x, w_ih, w_hh, b_ih, b_hh, w_hr, state0, lengths, keep):
     return forward_outputs_like(x, w_hh.shape[1], state0, [*pre, *saved])
 
 
-@torch.library.custom_op("rnnkit::bptt_backward", mutates_args=())
+@engine_op("bptt_backward")
 def bptt_backward(
     cell: str,
     backend: str,
@@ -165,7 +166,7 @@ def bptt_backward(
     return [empty_unless(w, v, x) for w, v in zip([*needs, keep_dh], values, strict=True)]
 
 
-@bptt_backward.register_fake
+@torch.library.register_fake(bptt_backward)
 def _(cell, backend, grad_y, grad_final, x, w_ih, w_hh, w_hr, state0, y, extras, lengths,
       needs, keep_dh):  # fmt: skip
     bias = w_hh.new_empty(w_hh.shape[0])

@@ -39,6 +39,7 @@ from rnnkit.bptt.op_rules import (
     apply_function,
     differentiate,
     empty_unless,
+    engine_op,
     final_states,
     forward_outputs_like,
     grads_in_input_dtypes,
@@ -91,7 +92,7 @@ def extended_bptt(
     return y, tuple(rest[: len(state0)])  # the rest is for backward
 
 
-@torch.library.custom_op("rnnkit::extended_bptt_forward", mutates_args=())
+@engine_op("extended_bptt_forward")
 def extended_bptt_forward(
     cell: str,
     backend: str,
@@ -122,7 +123,7 @@ def extended_bptt_forward(
     return [states[0], *final_states(states, lengths), *states[1:], *saved]
 
 
-@extended_bptt_forward.register_fake
+@torch.library.register_fake(extended_bptt_forward)
 def _(cell, backend, x, w_ih, b_ih, w_hh, b_hh, params, state0, lengths, zoneout,
       recurrent_mask, keep):  # fmt: skip
     pointwise = pointwise_named(cell)
@@ -132,7 +133,7 @@ def _(cell, backend, x, w_ih, b_ih, w_hh, b_hh, params, state0, lengths, zoneout
     return forward_outputs_like(x, w_hh.shape[1], state0, saved)
 
 
-@torch.library.custom_op("rnnkit::extended_bptt_backward", mutates_args=())
+@engine_op("extended_bptt_backward")
 def extended_bptt_backward(
     cell: str,
     backend: str,
@@ -197,7 +198,7 @@ def extended_bptt_backward(
     return [empty_unless(w, v, x) for w, v in zip([*needs, keep_dh], values, strict=True)]
 
 
-@extended_bptt_backward.register_fake
+@torch.library.register_fake(extended_bptt_backward)
 def _(cell, backend, grad_y, grad_final, x, w_ih, b_ih, w_hh, params, state0, y, extras,
       lengths, zoneout, recurrent_mask, needs, keep_dh):  # fmt: skip
     bias = w_hh.new_empty(w_hh.shape[0])

@@ -29,6 +29,7 @@ from rnnkit.bptt.op_rules import (
     add_rules,
     differentiate,
     empty_unless,
+    engine_op,
     grads_in_input_dtypes,
     in_dtype,
     running_batch_sizes,
@@ -70,7 +71,7 @@ def loops_for(x: Tensor, backend: str) -> ModuleType:
     return indrnn_torch_loops
 
 
-@torch.library.custom_op("rnnkit::indrnn_scan_forward", mutates_args=())
+@engine_op("indrnn_scan_forward")
 def indrnn_scan_forward(
     backend: str,
     pre: Tensor,
@@ -91,12 +92,12 @@ def indrnn_scan_forward(
     return [h, final, act]
 
 
-@indrnn_scan_forward.register_fake
+@torch.library.register_fake(indrnn_scan_forward)
 def _(backend, pre, u, h0, lengths, relu, zoneout, recurrent_mask):
     return [pre.new_empty(pre.shape), h0.new_empty(h0.shape), pre.new_empty(pre.shape)]
 
 
-@torch.library.custom_op("rnnkit::indrnn_scan_backward", mutates_args=())
+@engine_op("indrnn_scan_backward")
 def indrnn_scan_backward(
     backend: str,
     grad_h: Tensor,
@@ -128,7 +129,7 @@ def indrnn_scan_backward(
     return [empty_unless(w, v, grad_h) for w, v in zip(needs, values, strict=True)]
 
 
-@indrnn_scan_backward.register_fake
+@torch.library.register_fake(indrnn_scan_backward)
 def _(backend, grad_h, grad_final, u, h0, h, act, lengths, relu, zoneout, recurrent_mask, needs):
     likes = [grad_h, u, h0]
     return [

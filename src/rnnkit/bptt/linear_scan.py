@@ -29,6 +29,7 @@ from rnnkit.bptt.op_rules import (
     add_rules,
     differentiate,
     empty_unless,
+    engine_op,
     grads_in_input_dtypes,
     in_dtype,
     with_graph_if_asked,
@@ -48,7 +49,7 @@ def _at_least_float32(*tensors: Tensor) -> list[Tensor]:
     return in_dtype(tensors, dtype)
 
 
-@torch.library.custom_op("rnnkit::linear_scan_forward", mutates_args=())
+@engine_op("linear_scan_forward")
 def linear_scan_forward(log_a: Tensor, log_b: Tensor, h0: Tensor) -> list[Tensor]:
     """-> [h (T, B, H)] in ``log_a``'s dtype."""
     dtype = log_a.dtype
@@ -58,12 +59,12 @@ def linear_scan_forward(log_a: Tensor, log_b: Tensor, h0: Tensor) -> list[Tensor
     return [h.to(dtype)]
 
 
-@linear_scan_forward.register_fake
+@torch.library.register_fake(linear_scan_forward)
 def _(log_a, log_b, h0):
     return [log_a.new_empty(log_a.shape)]
 
 
-@torch.library.custom_op("rnnkit::linear_scan_backward", mutates_args=())
+@engine_op("linear_scan_backward")
 def linear_scan_backward(
     grad_h: Tensor, log_a: Tensor, log_b: Tensor, h0: Tensor, h: Tensor, needs: list[bool]
 ) -> list[Tensor]:
@@ -79,7 +80,7 @@ def linear_scan_backward(
     return [empty_unless(w, v.to(like.dtype), like) for w, v in zip(needs, values, strict=True)]
 
 
-@linear_scan_backward.register_fake
+@torch.library.register_fake(linear_scan_backward)
 def _(grad_h, log_a, log_b, h0, h, needs):
     shapes = [log_a.shape, log_b.shape, h0.shape]
     return [log_a.new_empty(s if w else 0) for w, s in zip(needs, shapes, strict=True)]

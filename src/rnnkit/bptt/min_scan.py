@@ -26,6 +26,7 @@ from rnnkit.bptt.op_rules import (
     add_rules,
     differentiate,
     empty_unless,
+    engine_op,
     grads_in_input_dtypes,
     in_dtype,
     running_batch_sizes,
@@ -83,7 +84,7 @@ def _in_native_dtype(tensors: list[Tensor | None]) -> list[Tensor | None]:
     return in_dtype(tensors, native_dtype)
 
 
-@torch.library.custom_op("rnnkit::min_scan_forward", mutates_args=())
+@engine_op("min_scan_forward")
 def min_scan_forward(
     cell: str, projection: Tensor, h0: Tensor, lengths: Tensor | None, zoneout: Tensor | None
 ) -> list[Tensor]:
@@ -98,13 +99,13 @@ def min_scan_forward(
     return [h.to(dtype), final.to(dtype)]
 
 
-@min_scan_forward.register_fake
+@torch.library.register_fake(min_scan_forward)
 def _(cell, projection, h0, lengths, zoneout):
     steps, batch, _ = projection.shape
     return [projection.new_empty(steps, batch, h0.shape[1]), projection.new_empty(h0.shape)]
 
 
-@torch.library.custom_op("rnnkit::min_scan_backward", mutates_args=())
+@engine_op("min_scan_backward")
 def min_scan_backward(
     cell: str,
     grad_h: Tensor,
@@ -131,7 +132,7 @@ def min_scan_backward(
     return [empty_unless(w, v.to(like.dtype), like) for w, v in zip(needs, values, strict=True)]
 
 
-@min_scan_backward.register_fake
+@torch.library.register_fake(min_scan_backward)
 def _(cell, grad_h, grad_final, projection, h0, h, lengths, zoneout, needs):
     shapes = [projection.shape, h0.shape]
     return [projection.new_empty(s if w else 0) for w, s in zip(needs, shapes, strict=True)]
