@@ -18,7 +18,11 @@ from rnnkit.bptt.explicit import bptt_backward, bptt_forward
 from rnnkit.bptt.extended import extended_bptt_backward, extended_bptt_forward
 from rnnkit.cells import LayerNormGRUCell, LayerNormLSTMCell, PeepholeLSTMCell, SLSTMCell
 from rnnkit.cells.registry import pointwise_named
-from tests.bptt.compiled import assert_trains_like_eager
+from tests.bptt.transforms import (
+    assert_exports_for_any_batch_and_time,
+    assert_per_sample_gradients_match_a_loop,
+    assert_trains_like_eager,
+)
 
 DROP_IN = {
     "lstm": lambda: rnn.LSTM(5, 6, num_layers=2, batch_first=True),
@@ -101,32 +105,12 @@ def test_compile_fullgraph_dynamic_without_recompiling(backend, name):
 
 @pytest.mark.parametrize("name", list(MODULES))
 def test_export_with_dynamic_batch_and_time(backend, name):
-    module = MODULES[name]().eval()
-    batch, steps = torch.export.Dim("B", min=1, max=64), torch.export.Dim("T", min=1, max=4096)
-    exported = torch.export.export(
-        module, (torch.randn(3, 16, 5),), dynamic_shapes=({0: batch, 1: steps},)
-    )
-    for shape in ((1, 1, 5), (5, 37, 5), (2, 300, 5)):
-        x = torch.randn(*shape)
-        torch.testing.assert_close(exported.module()(x)[0], module(x)[0], atol=1e-5, rtol=0)
+    assert_exports_for_any_batch_and_time(MODULES[name]().eval(), features=5)
 
 
 @pytest.mark.parametrize("name", list(MODULES))
 def test_per_sample_gradients_with_vmap_of_grad(backend, name):
-    module = MODULES[name]().double()
-    params = {k: v.detach() for k, v in module.named_parameters()}
-    x = torch.randn(3, 7, 5, dtype=torch.float64)
-
-    def loss(p, xi):
-        y = torch.func.functional_call(module, p, (xi.unsqueeze(0),))[0]
-        return y.square().sum()
-
-    per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))(params, x)
-    for i in range(3):
-        module.zero_grad()
-        module(x[i : i + 1])[0].square().sum().backward()
-        for k, p in module.named_parameters():
-            torch.testing.assert_close(per_sample[k][i], p.grad, atol=1e-10, rtol=1e-8)
+    assert_per_sample_gradients_match_a_loop(MODULES[name]().double(), features=5)
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru_bidirectional", "rnn_relu", "lstm_proj"])

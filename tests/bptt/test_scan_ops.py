@@ -17,7 +17,11 @@ from rnnkit.bptt.indrnn_scan import indrnn_scan, indrnn_scan_backward, indrnn_sc
 from rnnkit.bptt.linear_scan import linear_scan, linear_scan_backward, linear_scan_forward
 from rnnkit.bptt.min_scan import min_scan, min_scan_backward, min_scan_forward
 from rnnkit.cells import IndRNNCell, MinGRUCell, MinLSTMCell
-from tests.bptt.compiled import assert_trains_like_eager
+from tests.bptt.transforms import (
+    assert_exports_for_any_batch_and_time,
+    assert_per_sample_gradients_match_a_loop,
+    assert_trains_like_eager,
+)
 
 F64 = {"dtype": torch.float64}
 CELLS = {
@@ -126,31 +130,11 @@ def test_compile_fullgraph_dynamic_without_recompiling(backend):
 
 
 def test_export_with_dynamic_batch_and_time(backend):
-    module = every_scan().eval()
-    batch, steps = torch.export.Dim("B", min=1, max=64), torch.export.Dim("T", min=1, max=4096)
-    exported = torch.export.export(
-        module, (torch.randn(3, 16, 5),), dynamic_shapes=({0: batch, 1: steps},)
-    )
-    for shape in ((1, 1, 5), (5, 37, 5), (2, 300, 5)):
-        x = torch.randn(*shape)
-        torch.testing.assert_close(exported.module()(x)[0], module(x)[0], atol=1e-5, rtol=0)
+    assert_exports_for_any_batch_and_time(every_scan().eval(), features=5)
 
 
 def test_per_sample_gradients_with_vmap_of_grad(backend):
-    module = every_scan().double()
-    params = {k: v.detach() for k, v in module.named_parameters()}
-    x = torch.randn(3, 7, 5, **F64)
-
-    def loss(p, xi):
-        y = torch.func.functional_call(module, p, (xi.unsqueeze(0),))[0]
-        return y.square().sum()
-
-    per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))(params, x)
-    for i in range(3):
-        module.zero_grad()
-        module(x[i : i + 1])[0].square().sum().backward()
-        for k, p in module.named_parameters():
-            torch.testing.assert_close(per_sample[k][i], p.grad, atol=1e-10, rtol=1e-8, msg=k)
+    assert_per_sample_gradients_match_a_loop(every_scan().double(), features=5)
 
 
 @pytest.mark.parametrize("name", list(CELLS))
