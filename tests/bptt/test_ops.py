@@ -13,7 +13,7 @@ from torch.library import opcheck
 
 from rnnkit import Recurrent
 from rnnkit import nn as rnn
-from rnnkit.bptt import autograd_unroll
+from rnnkit.bptt import autograd_unroll, native
 from rnnkit.bptt.explicit import bptt_backward, bptt_forward
 from rnnkit.bptt.extended import extended_bptt_backward, extended_bptt_forward
 from rnnkit.cells import LayerNormGRUCell, LayerNormLSTMCell, PeepholeLSTMCell, SLSTMCell
@@ -66,6 +66,54 @@ def test_opcheck_plain_ops(backend, cell):
     )  # fmt: skip
 
 
+needs_native = pytest.mark.skipif(
+    not native.available(), reason=f"native engine unavailable: {native.unavailable_reason}"
+)
+STEP_OPS = {  # the streaming step's C++ ops: (gates, extra arguments, state entries)
+    "lstm": (4, (None,), 2),
+    "gru": (3, (), 1),
+    "elman": (1, (True,), 1),
+}
+
+
+@needs_native
+@pytest.mark.parametrize("cell", list(STEP_OPS))
+@pytest.mark.parametrize("hidden", [3, 200])  # one part, and split across threads
+def test_opcheck_streaming_step_ops(cell, hidden):
+    gates, extra, entries = STEP_OPS[cell]
+    w_ih, w_hh, b = _lstm_weights(torch.float32, gates, hidden, inputs=hidden)
+    prepare = getattr(torch.ops.rnnkit, f"{cell}_prepare_step")
+    step = getattr(torch.ops.rnnkit, f"{cell}_step")
+    opcheck(prepare, (w_ih, w_hh, b, b.clone()))
+    prepared = prepare(w_ih, w_hh, b, b.clone())
+    state = [torch.randn(2, hidden) for _ in range(entries)]
+    opcheck(step, (torch.randn(2, hidden), prepared, *extra, *state))
+
+
+@needs_native
+def test_streaming_step_compiles_as_one_op_per_step():
+    """Prepared once, then stepped in a compiled graph: it equals the eager steps."""
+    layer = rnn.LSTM(5, 6).eval()
+    weights = (layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0)
+
+    def run(xs, h, c):
+        prepared = torch.ops.rnnkit.lstm_prepare_step(*weights)
+        return [torch.ops.rnnkit.lstm_step(x, prepared, None, h, c) for x in xs]
+
+    xs = torch.randn(4, 2, 5)
+    eager = run(xs, torch.zeros(2, 6), torch.zeros(2, 6))
+    torch._dynamo.reset()
+    with torch.no_grad():
+        compiled = torch.compile(run, fullgraph=True)(xs, torch.zeros(2, 6), torch.zeros(2, 6))
+    torch.testing.assert_close(torch.stack(compiled), torch.stack(eager), atol=1e-6, rtol=0)
+    torch.testing.assert_close(torch.stack(eager), layer(xs)[0].detach(), atol=1e-6, rtol=0)
+
+
+@needs_native
+def test_opcheck_zoneout_mask_op():
+    opcheck(torch.ops.rnnkit.keep_mask, ([4, 3, 5], 0.25, 123, torch.empty(0)))
+
+
 @pytest.mark.parametrize("cell", ["layernorm_lstm", "slstm"])
 def test_opcheck_extended_ops(backend, cell):
     layer = ZOO[cell]().double()
@@ -106,6 +154,74 @@ def test_compile_fullgraph_dynamic_without_recompiling(backend, name):
 @pytest.mark.parametrize("name", list(MODULES))
 def test_export_with_dynamic_batch_and_time(backend, name):
     assert_exports_for_any_batch_and_time(MODULES[name]().eval(), features=5)
+
+
+def test_zoneout_trains_compiled_without_graph_breaks(backend):
+    """Training draws a zoneout mask each call: in the graph, a fresh one each run."""
+    torch._dynamo.reset()
+    module = rnn.LSTM(5, 6, batch_first=True, zoneout=0.5).train()
+    compiled = torch.compile(module, fullgraph=True, dynamic=True)
+    x = torch.randn(3, 9, 5, requires_grad=True)
+    first, second = compiled(x)[0], compiled(x)[0]
+    first.square().sum().backward()
+    assert not torch.equal(first, second)  # two masks
+    assert not torch.allclose(first, module.eval()(x)[0])  # the mask acted
+    assert x.grad is not None and x.grad.isfinite().all() and x.grad.abs().sum() > 0
+
+
+class _Padded(torch.nn.Module):
+    """A module called on a padded batch: forward(x (B, T, I), lengths (B,))."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x, lengths):
+        return self.module(x, lengths=lengths)
+
+
+def _padded_batch(batch, steps, requires_grad=False):
+    lengths = torch.randint(1, steps + 1, (batch,))
+    lengths[1] = steps  # the longest need not come first
+    return torch.randn(batch, steps, 5, requires_grad=requires_grad), lengths
+
+
+@pytest.mark.parametrize("name", ["gru_bidirectional", "layernorm_lstm"])
+def test_padded_batches_compile_without_recompiling(backend, name):
+    """lengths make the layer sort the batch by length: in the graph, not a graph break."""
+    torch._dynamo.reset()
+    module = _Padded(MODULES[name]())
+    compiled = torch.compile(module, fullgraph=True, dynamic=True)
+    try:
+        for i, (batch, steps) in enumerate(((3, 4), (4, 9), (6, 13))):
+            if i == 1:
+                torch.compiler.set_stance("fail_on_recompile")
+            x, lengths = _padded_batch(batch, steps, requires_grad=True)
+            (y, _), (y_eager, _) = compiled(x, lengths), module(x, lengths)
+            (grad,) = torch.autograd.grad(y.square().sum(), x)
+            (grad_eager,) = torch.autograd.grad(y_eager.square().sum(), x)
+            torch.testing.assert_close(y, y_eager, atol=1e-5, rtol=0)
+            torch.testing.assert_close(grad, grad_eager, atol=1e-4, rtol=0)
+    finally:
+        torch.compiler.set_stance("default")
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_bidirectional", "slstm"])
+def test_padded_batches_export_and_check_lengths_when_run(backend, name):
+    module = _Padded(MODULES[name]().eval())
+    batch, steps = torch.export.Dim("B", min=2, max=64), torch.export.Dim("T", min=2, max=4096)
+    program = torch.export.export(
+        module, _padded_batch(3, 16), dynamic_shapes=({0: batch, 1: steps}, {0: batch})
+    ).module()
+    for size in ((2, 2), (5, 37), (3, 300)):
+        x, lengths = _padded_batch(*size)
+        (y, state), (y_eager, state_eager) = program(x, lengths), module(x, lengths)
+        torch.testing.assert_close(y, y_eager, atol=1e-5, rtol=0)
+        torch.testing.assert_close(state, state_eager, atol=1e-5, rtol=0)
+    x, lengths = _padded_batch(3, 8)
+    lengths[0] = 9
+    with pytest.raises(RuntimeError, match=r"lengths must be in \[1, T\]"):
+        program(x, lengths)
 
 
 @pytest.mark.parametrize("name", list(MODULES))

@@ -1,7 +1,6 @@
 """Task models under torch.compile (fullgraph, dynamic shapes, no recompile when B or T
 changes) and torch.export (dynamic batch and time), against the same model in eager mode.
-A padded batch's ``lengths`` make the engine sort by length, a data-dependent step: these
-run every sequence for all T, as exported models are called. On the default engine only:
+Models that take ``lengths`` run on padded batches. On the default engine only:
 tests/bptt/test_ops.py covers both engines' ops under the same transforms."""
 
 from __future__ import annotations
@@ -9,15 +8,33 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.models import ConditionalGenerator, LanguageModel, SequenceClassifier
+from rnnkit.models import ConditionalGenerator, LanguageModel, Seq2Seq, SequenceClassifier
 from rnnkit.models.forecaster import Forecaster
 
 torch.manual_seed(0)
+
+
+def _lengths(batch, steps):
+    """(B,) in [1, T], the longest not first (the model sorts them)."""
+    lengths = torch.randint(1, steps + 1, (batch,))
+    lengths[1] = steps
+    return lengths
+
+
 MODELS = {
     "classifier_tokens_bidirectional_max": (
         lambda: SequenceClassifier(2, vocab_size=50, embedding_dim=8, hidden=16,
                                    bidirectional=True, pooling="max"),
         lambda b, t: (torch.randint(0, 50, (b, t)),),
+    ),
+    "classifier_tokens_padded_mean": (
+        lambda: SequenceClassifier(2, vocab_size=50, embedding_dim=8, hidden=16,
+                                   bidirectional=True, pooling="mean"),
+        lambda b, t: (torch.randint(0, 50, (b, t)), _lengths(b, t)),
+    ),
+    "seq2seq_padded_source": (  # the target's length is fixed: the decoder is a loop
+        lambda: Seq2Seq(30, 40, embedding_dim=8, hidden=16, layers=2),
+        lambda b, t: (torch.randint(0, 30, (b, t)), _lengths(b, t), torch.randint(0, 40, (b, 6))),
     ),
     "classifier_features_gru_attention": (
         lambda: SequenceClassifier(3, input_size=5, hidden=16, cell="gru", pooling="attention"),
@@ -75,8 +92,10 @@ def test_task_model_exports_with_dynamic_batch_and_time(name):
     batch, steps = torch.export.Dim("B", min=2, max=64), torch.export.Dim("T", min=2, max=512)
     example = data(3, 16)
     shapes = [{0: batch, 1: steps} for _ in example]
-    if name == "conditional_generator":
-        shapes[1] = {0: batch}
+    if name in ("conditional_generator", "classifier_tokens_padded_mean", "seq2seq_padded_source"):
+        shapes[1] = {0: batch}  # a one-hot condition, or lengths
+    if name == "seq2seq_padded_source":
+        shapes[2] = {0: batch}
     if name == "forecaster_autoregressive":  # the calendar runs H steps further
         shapes[3] = {0: batch, 1: steps + 4}
     program = torch.export.export(model, example, dynamic_shapes=tuple(shapes))

@@ -20,7 +20,7 @@ def autograd_unroll(
     cell: RecurrentCell,
     x: Tensor,
     state0: tuple[Tensor, ...],
-    lengths: list[int] | None = None,
+    lengths: Tensor | None = None,
     name: str = "recurrent",
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``cell`` over ``x`` (T, B, I) from ``state0``; same contract as ``explicit_bptt``

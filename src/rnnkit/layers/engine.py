@@ -34,7 +34,7 @@ def run_pointwise(
     name: str,
     x: Tensor,
     state0: tuple[Tensor, ...],
-    lengths: list[int] | None,
+    lengths: Tensor | None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """x (T, B, I) sorted by length -> (y (T, B, P), final state)."""
     weights = weights._replace(weight_hh=regularisers.drop_weight(weights.weight_hh, training))
@@ -69,7 +69,7 @@ def run_sequence_cell(
     training: bool,
     x: Tensor,
     state0: tuple[Tensor, ...],
-    lengths: list[int] | None,
+    lengths: Tensor | None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """A cell with an element-wise recurrence (``cell.sequence`` names it) over x (T, B, I)."""
     u = regularisers.drop_weight(cell.weight_hh, training) if cell.has_recurrent_weights else None

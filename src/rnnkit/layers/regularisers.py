@@ -29,9 +29,11 @@ def keep_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
     """1 with probability p (to 1/65536), else 0, in ``like``'s dtype. On the CPU with the
     native engine, from a hash of (seed, index) with the seed drawn from torch's generator
     (csrc/masks.cpp: 0.1 ms for 512K draws); otherwise each 64-bit random number gives
-    four 16-bit ones (1 ms; torch.bernoulli took 4.1 ms, torch.rand(...) < p 1.2 ms)."""
-    seed = int(torch.randint(-(2**63), 2**63 - 1, (), dtype=torch.int64))
-    if like.is_cpu and like.dtype in (torch.float32, torch.float64) and native.available():
+    four 16-bit ones (1 ms; torch.bernoulli took 4.1 ms, torch.rand(...) < p 1.2 ms).
+    A compiled graph takes the second way: the native op's seed is a Python int."""
+    native_mask = like.is_cpu and like.dtype in (torch.float32, torch.float64)
+    if native_mask and native.available() and not torch.compiler.is_compiling():
+        seed = int(torch.randint(-(2**63), 2**63 - 1, (), dtype=torch.int64))
         return torch.ops.rnnkit.keep_mask(list(shape), p, seed, like)
     n = math.prod(shape)
     bits = torch.randint(

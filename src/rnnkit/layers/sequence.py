@@ -12,10 +12,10 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.layers.validation import check_lengths
 
-# (x (T, B, I) sorted by length, state0, lengths sorted in decreasing order or None)
+# (x (T, B, I) sorted by length, state0, lengths (B,) sorted in decreasing order or None)
 #   -> (y (T, B, P), final state)
 SequenceFn = Callable[
-    [Tensor, tuple[Tensor, ...], "list[int] | None"], tuple[Tensor, tuple[Tensor, ...]]
+    [Tensor, tuple[Tensor, ...], Tensor | None], tuple[Tensor, tuple[Tensor, ...]]
 ]
 
 
@@ -86,7 +86,11 @@ def run_direction(
     The engine wants sequences sorted by decreasing length; this sorts them (stably),
     reverses each one within its length if ``reverse``, and undoes both afterwards.
     """
-    if lengths is not None and bool((lengths == x.shape[0]).all()):
+    if (
+        lengths is not None
+        and not torch.compiler.is_compiling()  # a graph cannot branch on the values
+        and bool((lengths == x.shape[0]).all())
+    ):
         lengths = None  # every sequence is full: no sorting or gathering needed
     if reverse:
         x = reverse_within(x, lengths)
@@ -99,7 +103,7 @@ def run_direction(
         y, state = run(
             x.index_select(1, dev_order),
             tuple(s.index_select(0, dev_order) for s in state0),
-            lengths[order].tolist(),
+            lengths[order],
         )
         y = y.index_select(1, dev_restore)
         state = tuple(s.index_select(0, dev_restore) for s in state)

@@ -58,6 +58,11 @@ def check_lengths(lengths: object, steps: int, batch: int, device: torch.device)
             f"got {tuple(lengths.shape)}"
         )
     bad = (lengths < 1) | (lengths > steps)
+    if torch.compiler.is_compiling():
+        # A compiled or exported graph cannot branch on the values: it checks them when
+        # it runs (a RuntimeError; T is not in the message, as printing it would fix T).
+        torch._assert_async(~bad.any(), "lengths must be in [1, T], T the number of steps")
+        return lengths
     if bad.any():
         index = int(bad.nonzero()[0])
         raise ValueError(

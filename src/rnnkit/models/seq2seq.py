@@ -108,7 +108,7 @@ class Seq2Seq(nn.Module):
         mask = torch.arange(steps, device=source.device) < lengths.to(source.device)[:, None]
         mean = values.sum(1) / lengths.to(values)[:, None]  # padding outputs are zero
         initial = torch.tanh(self.bridge(mean)).split(self.decoder.state_sizes(), dim=1)
-        feed = values.new_zeros(len(source), self.decoder.hidden_size)
+        feed = values.new_zeros(source.shape[0], self.decoder.hidden_size)  # not len(): a SymInt
         state = DecoderState(self.decoder.State(*initial), feed)
         return Memory(values, self.attention.keys(values), mask), state
 

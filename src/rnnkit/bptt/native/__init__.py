@@ -21,6 +21,8 @@ def _load() -> None:
         torch.ops.load_library(str(path))
     except (OSError, RuntimeError) as error:
         unavailable_reason = f"loading {path} failed: {error}"
+        return
+    from rnnkit.bptt.native import fakes  # noqa: F401  (registers them on the loaded ops)
 
 
 _load()

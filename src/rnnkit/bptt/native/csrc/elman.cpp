@@ -144,8 +144,14 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "elman_backward(Tensor grad_y, Tensor grad_h, Tensor y, Tensor? w_ih, Tensor w_hh, int[] batch_sizes, "
       "bool relu, bool keep_dh) -> (Tensor, Tensor, Tensor, Tensor)",
       &elman_backward);
-  m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &elman_prepare_step);
-  m.def("elman_step(Tensor x, Tensor prepared, bool relu, Tensor(a!) h) -> Tensor", &elman_step);
+  m.def("elman_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor");
+  m.def("elman_step(Tensor x, Tensor prepared, bool relu, Tensor(a!) h) -> Tensor");
+}
+
+// See step.h: a CPU kernel, so that its fake kernel is used when tracing.
+TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {
+  m.impl("elman_prepare_step", &elman_prepare_step);
+  m.impl("elman_step", &elman_step);
 }
 
 }  // namespace rnnkit

@@ -201,8 +201,14 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "gru_backward(Tensor grad_y, Tensor grad_h, Tensor h0, Tensor y, Tensor saved, Tensor? w_ih, Tensor w_hh, "
       "int[] batch_sizes, bool keep_dh) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
       &gru_backward);
-  m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &gru_prepare_step);
-  m.def("gru_step(Tensor x, Tensor prepared, Tensor(a!) h) -> Tensor", &gru_step);
+  m.def("gru_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor");
+  m.def("gru_step(Tensor x, Tensor prepared, Tensor(a!) h) -> Tensor");
+}
+
+// See step.h: a CPU kernel, so that its fake kernel is used when tracing.
+TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {
+  m.impl("gru_prepare_step", &gru_prepare_step);
+  m.impl("gru_step", &gru_step);
 }
 
 }  // namespace rnnkit

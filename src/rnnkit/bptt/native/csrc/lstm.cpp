@@ -250,8 +250,14 @@ TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
       "Tensor? w_ih, Tensor w_hh, Tensor? w_hr, int[] batch_sizes, bool keep_dh) "
       "-> (Tensor, Tensor, Tensor, Tensor, Tensor)",
       &lstm_backward);
-  m.def("lstm_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor", &lstm_prepare_step);
-  m.def("lstm_step(Tensor x, Tensor prepared, Tensor? w_hr_t, Tensor(a!) h, Tensor(b!) c) -> Tensor", &lstm_step);
+  m.def("lstm_prepare_step(Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh) -> Tensor");
+  m.def("lstm_step(Tensor x, Tensor prepared, Tensor? w_hr_t, Tensor(a!) h, Tensor(b!) c) -> Tensor");
+}
+
+// See step.h: a CPU kernel, so that its fake kernel is used when tracing.
+TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {
+  m.impl("lstm_prepare_step", &lstm_prepare_step);
+  m.impl("lstm_step", &lstm_step);
 }
 
 }  // namespace rnnkit

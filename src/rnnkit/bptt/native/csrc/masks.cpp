@@ -45,7 +45,13 @@ Tensor keep_mask(at::IntArrayRef shape, double p, int64_t seed, const Tensor& li
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
-  m.def("keep_mask(int[] shape, float p, int seed, Tensor like) -> Tensor", &keep_mask);
+  m.def("keep_mask(int[] shape, float p, int seed, Tensor like) -> Tensor");
+}
+
+// A CPU kernel, not a catch-all, so that its fake kernel (rnnkit/bptt/native/fakes.py)
+// is used when tracing: a catch-all would run with fake tensors.
+TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {
+  m.impl("keep_mask", &keep_mask);
 }
 
 }  // namespace rnnkit

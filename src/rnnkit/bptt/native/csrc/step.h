@@ -18,6 +18,10 @@ namespace rnnkit {
 // gates * Hp columns: W_ih's block (I, N), W_hh's block (P, N), b_ih's and b_hh's (N each,
 // zeros when absent; with sum_biases, b_ih + b_hh then zeros). One tensor rather than a
 // list: a Tensor[] argument costs about 2 us more per call to dispatch, a tenth of a step.
+//
+// The step ops are CPU kernels, not catch-alls: torch.compile and torch.export then trace
+// them through their fake kernels (rnnkit/bptt/native/fakes.py); a catch-all would run
+// its C++ body on fake tensors.
 
 inline int64_t unit_begin(int64_t H, int64_t parts, int64_t p) { return H * p / parts; }
 
