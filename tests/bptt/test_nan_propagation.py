@@ -221,15 +221,10 @@ def test_stacked_bidirectional_as_torch_nn(kind, backend):
     compare(run_torch_nn(module, x, []), run_torch_nn(reference, x, []), f"{kind}, bidirectional")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dL/dW_ih = dL/d gates.T @ x runs over the padded rows too (0 * NaN): the weight "
-    "gradients (bptt/weight_gradients.py, csrc/weight_gradients.cpp) are given no lengths",
-)
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "layernorm_lstm", "indrnn_relu", "mingru"])
 def test_padding_past_the_lengths_is_never_read(kind, backend):
     """As torch.nn on the packed sequence, which holds no padding at all."""
-    module = getattr(rnnkit.nn, kind)(I, H)
+    module = getattr(rnnkit.nn, kind)(I, H) if kind in ("LSTM", "GRU") else Recurrent(ZOO[kind]())
     lengths = torch.tensor([T, 2, 4])
     x = torch.randn(T, B, I)
     for b, n in enumerate(lengths.tolist()):
@@ -238,13 +233,6 @@ def test_padding_past_the_lengths_is_never_read(kind, backend):
     got = run(forward, x, [], list(module.parameters()))
     for k, value in enumerate([*got[0], *got[1]]):
         assert not value.isnan().any(), f"{kind}: NaN in result {k}"
-
-
-def known_torch_engine_defect(request, backend: str, reason: str) -> None:
-    """The PyTorch engine's own NaN defects (Python, outside the native engine): strict, so
-    that the test says so once they are mended."""
-    if backend == "torch":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def test_relu_backward_as_torch_threshold_backward(backend):
@@ -296,20 +284,14 @@ def test_zoo_whole_sequence_as_autograd_unroll(key, dtype, backend):
         compare(got, want, f"{key} {label}", gradients)
 
 
-def test_indrnn_relu_backward_as_torch_threshold_backward(request, backend):
-    known_torch_engine_defect(
-        request, backend, "the PyTorch engine's IndRNN backward: relu' as dh * (a > 0)"
-    )
+def test_indrnn_relu_backward_as_torch_threshold_backward(backend):
     for label, _, cell, x, state in _zoo_cases("indrnn_relu", torch.float64):
         compare(run_layer(cell, x, state), run_unroll(cell, x, state), label)
 
 
 @pytest.mark.parametrize("key", MIN_CELLS)
-def test_min_cells_with_infinities_as_the_sequential_step(key, request, backend):
+def test_min_cells_with_infinities_as_the_sequential_step(key, backend):
     """h_t = a_t h_{t-1} + b_t with an infinite b_t (or h_0) is infinite, not NaN."""
-    known_torch_engine_defect(
-        request, backend, "the PyTorch engine's log-space linear scan forms exp(-inf + inf)"
-    )
     for label, where, cell, x, state in _zoo_cases(key, torch.float32):
         if _infinite(where):
             got, want = run_layer(cell, x, state, False), run_unroll(cell, x, state, False)

@@ -58,7 +58,7 @@ def indrnn_backward(
         if z is not None:
             dh = dh - direct
         a = act[t, :rows]
-        d = dh * (a > 0) if relu else dh * (1 - a * a)
+        d = dh.masked_fill(a <= 0, 0) if relu else dh * (1 - a * a)  # relu': as ElmanPointwise
         d_pre[t, :rows] = d
         d_prev = u * d
         if recurrent_mask is not None:

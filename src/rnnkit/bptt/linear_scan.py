@@ -55,8 +55,20 @@ def linear_scan_forward(log_a: Tensor, log_b: Tensor, h0: Tensor) -> list[Tensor
     dtype = log_a.dtype
     log_a, log_b, h0 = _at_least_float32(log_a, log_b, h0)
     S = torch.cumsum(log_a, 0)
+    if not S[-1].isfinite().all() or log_b.isposinf().any():
+        # An a_t of 0 or a b_t of inf (an infinite input): the closed form would meet
+        # -inf + inf where the recurrence itself gives 0 or inf. Step by step instead.
+        return [_sequential(log_a.exp(), log_b.exp(), h0).to(dtype)]
     h = S.exp() * h0 + torch.exp(S + torch.logcumsumexp(log_b - S, 0))
     return [h.to(dtype)]
+
+
+def _sequential(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """h_t = a_t h_{t-1} + b_t, one step at a time: (T, B, H)."""
+    h, previous = torch.empty_like(a), h0
+    for t in range(a.shape[0]):
+        h[t] = previous = torch.addcmul(b[t], a[t], previous)
+    return h
 
 
 @torch.library.register_fake(linear_scan_forward)

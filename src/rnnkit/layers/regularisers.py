@@ -34,7 +34,7 @@ def keep_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
     native_mask = like.is_cpu and like.dtype in (torch.float32, torch.float64)
     if native_mask and native.available() and not torch.compiler.is_compiling():
         seed = int(torch.randint(-(2**63), 2**63 - 1, (), dtype=torch.int64))
-        return torch.ops.rnnkit.keep_mask(list(shape), p, seed, like)
+        return torch.ops.rnnkit.keep_mask(list(shape), p, seed, like.detach())
     n = math.prod(shape)
     bits = torch.randint(
         -(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=like.device

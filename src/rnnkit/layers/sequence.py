@@ -92,6 +92,11 @@ def run_direction(
         and bool((lengths == x.shape[0]).all())
     ):
         lengths = None  # every sequence is full: no sorting or gathering needed
+    if lengths is not None:
+        # Never read, but dL/dW_ih = sum over rows of dL/d gates x^T would meet 0 * NaN
+        # there: the padding is zeroed, as packing leaves it out.
+        padding = torch.arange(x.shape[0]).unsqueeze(1) >= lengths  # (T, B)
+        x = x.masked_fill(padding.unsqueeze(2).to(x.device), 0)
     if reverse:
         x = reverse_within(x, lengths)
     if lengths is None:
