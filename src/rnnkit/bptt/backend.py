@@ -25,6 +25,7 @@ _native_loops = None
 
 
 def set_backend(name: str) -> None:
+    """Run the engine's loops on ``name`` (``native`` or ``torch``) from now on."""
     global _backend
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
@@ -32,11 +33,13 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
+    """The backend in force: ``native`` or ``torch``."""
     return _backend
 
 
 @contextmanager
 def use_backend(name: str) -> Iterator[None]:
+    """``with use_backend(name):`` runs the block on ``name``, then restores the previous one."""
     previous = get_backend()
     set_backend(name)
     try:

@@ -13,6 +13,8 @@ NONLINEARITIES = ("tanh", "relu")
 
 
 class ElmanState(NamedTuple):
+    """The state of an ``ElmanCell``: ``h`` (B, H)."""
+
     h: Tensor  # (B, H)
 
 

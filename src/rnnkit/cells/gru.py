@@ -13,6 +13,8 @@ from rnnkit.cells.lstm import sigmoid_backward, tanh_backward
 
 
 class GRUState(NamedTuple):
+    """The state of a ``GRUCell`` or a ``LayerNormGRUCell``: ``h`` (B, H)."""
+
     h: Tensor  # (B, H)
 
 

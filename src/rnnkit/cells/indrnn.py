@@ -17,6 +17,8 @@ from rnnkit.cells.elman import NONLINEARITIES
 
 
 class IndRNNState(NamedTuple):
+    """The state of an ``IndRNNCell``: ``h`` (B, H)."""
+
     h: Tensor  # (B, H)
 
 

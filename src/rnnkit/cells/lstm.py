@@ -18,6 +18,8 @@ tanh_backward = torch.ops.aten.tanh_backward
 
 
 class LSTMState(NamedTuple):
+    """The state of the LSTM cells (plain, layer-norm, peephole): ``h`` (B, P), ``c`` (B, H)."""
+
     h: Tensor  # (B, P), P = proj_size or hidden_size
     c: Tensor  # (B, H)
 

@@ -19,6 +19,8 @@ from rnnkit.cells.base import RecurrentCell
 
 
 class MinState(NamedTuple):
+    """The state of a ``MinGRUCell`` or a ``MinLSTMCell``: ``h`` (B, H)."""
+
     h: Tensor  # (B, H)
 
 

@@ -16,6 +16,8 @@ from rnnkit.cells.lstm import sigmoid_backward, tanh_backward
 
 
 class SLSTMState(NamedTuple):
+    """The state of an ``SLSTMCell``: ``h``, ``c``, ``n``, ``m``, each (B, H)."""
+
     h: Tensor  # (B, H)
     c: Tensor  # (B, H) cell state, scaled by exp(-m_t)
     n: Tensor  # (B, H) normaliser, scaled the same way

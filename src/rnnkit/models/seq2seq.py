@@ -75,6 +75,8 @@ def inference(method):
 
 
 class Seq2Seq(nn.Module):
+    """An encoder-decoder with attention over the encoder's outputs (see the module)."""
+
     def __init__(
         self,
         source_vocab: int,

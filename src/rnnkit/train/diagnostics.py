@@ -43,6 +43,8 @@ FLOOR = 1e-6  # the summary's "reach": the lag where the gradient falls below th
 
 @dataclass
 class CellReport:
+    """What ``diagnose`` found for one cell."""
+
     cell: str
     norms_by_lag: Tensor  # (T,): ||dL/dh|| at lag 0 (the loss's step) .. T - 1
     reach: int | None  # first lag where the norm is below FLOOR of its lag-0 value; None: never
@@ -111,6 +113,7 @@ def diagnose(
 
 
 def summary(reports: Sequence[CellReport], length: int) -> str:
+    """The reports as a table of text: the contents of ``summary.txt``."""
     lines = [
         f"adding problem, length {length}",
         f"reach: the lag where ||dL/dh|| falls below {FLOOR:g} of its value at the loss",

@@ -45,6 +45,8 @@ OPTIMIZERS = ("adamw", "sgd")
 
 @dataclass
 class TrainConfig:
+    """How ``Trainer`` trains: optimiser, schedule, clipping, checkpoints, stopping."""
+
     epochs: int = 10
     time_budget: float | None = None  # seconds for this invocation; None: epochs only
     optimizer: str = "adamw"
@@ -82,6 +84,8 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """What ``Trainer.fit`` returns."""
+
     steps: int  # optimiser steps taken, over every invocation
     epochs: int  # epochs completed
     stopped: str  # "epochs", "time budget" or "early stopping"
