@@ -50,7 +50,7 @@ from speed import cpu_model, table, write_atomically  # noqa: E402
 
 from rnnkit.tasks.charlm import LanguageModelConfig, score_language_model, train_language_model  # noqa: E402
 from rnnkit.tasks.classify import ClassifierConfig, score_classifier, train_classifier  # noqa: E402
-from rnnkit.tasks.generator import GeneratorConfig, generate_sentences, train_generator  # noqa: E402
+from rnnkit.tasks.generator import GeneratorConfig, GeneratorPredictor, train_generator  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting", "g2p", "generator")
@@ -130,7 +130,8 @@ def generator_table(minutes: float, judge: ClassifierConfig) -> list[str]:
         run_dir, judge_dir, generated = (Path(out) / name for name in ("gen", "judge", "g.csv"))
         report = train_generator(GeneratorConfig(time_budget=minutes * 60), run_dir, False,
                                  False, quiet=True)  # fmt: skip
-        samples = {label: generate_sentences(run_dir, label, 100, seed=k)
+        generator = GeneratorPredictor(run_dir)
+        samples = {label: generator.generate(label, 100, seed=k)
                    for k, label in enumerate(("negative", "positive"))}  # fmt: skip
         with open(generated, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

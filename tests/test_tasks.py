@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli import main
 from rnnkit.data.pretrained import pretrained_embeddings
-from rnnkit.tasks.classify import _load, predict_text
 
 SMALL = ["--hidden", "8", "--embedding-dim", "8", "--quiet", "--batch-size", "4"]
 
@@ -53,10 +53,10 @@ def test_sentiment_train_evaluate_predict(tmp_path, capsys, reviews):
     assert status == 0 and (tmp_path / "t.png").stat().st_size > 1000
     rows = text.splitlines()[2:5]
     assert [r.split()[0] for r in rows] == ["truly", "great", "fun"]
-    run, model = _load(out)  # the last row of the trace is the model's prediction
-    ids = torch.tensor([run["tokenizer"].encode("Truly great fun")])
+    loaded = rnnkit.load(out)  # the last row of the trace is the model's prediction
+    ids = torch.tensor([loaded.tokenizer.encode("Truly great fun")])
     with torch.no_grad():
-        final = model(ids).softmax(-1)[0]
+        final = loaded.model(ids).softmax(-1)[0]
     assert [f"{float(p):.3f}" for p in final] == rows[-1].split()[1:]
 
 
@@ -68,9 +68,9 @@ def test_sentiment_with_pretrained_embeddings(tmp_path, capsys, reviews):
     assert status == 0 and "accuracy" in text
     run = json.loads((out / "task.json").read_text())
     assert run["config"]["embedding_dim"] == 384 and run["extra"]["pretrained_coverage"] == 1.0
-    loaded, model = _load(out)
-    table, _ = pretrained_embeddings(loaded["tokenizer"].tokens)
-    torch.testing.assert_close(model.inputs.weight, table, rtol=0, atol=1e-6)
+    loaded = rnnkit.load(out)
+    table, _ = pretrained_embeddings(loaded.tokenizer.tokens)
+    torch.testing.assert_close(loaded.model.inputs.weight, table, rtol=0, atol=1e-6)
     with pytest.raises(SystemExit) as stop:  # argparse's own errors exit with status 2
         main(["train", "seqclass", "--pretrained", "minilm", "--out", str(out)])
     assert stop.value.code == 2
@@ -85,21 +85,23 @@ def test_frozen_pretrained_embeddings_stay_fixed(tmp_path, capsys, reviews):
     assert not out.exists()
     status, _, _ = _run(capsys, *train, "--pretrained", "minilm", "--freeze-embeddings")
     assert status == 0
-    loaded, model = _load(out)
-    table, _ = pretrained_embeddings(loaded["tokenizer"].tokens)
+    loaded = rnnkit.load(out)
+    model, tokenizer = loaded.model, loaded.tokenizer  # as trained: before any new word
+    table, _ = pretrained_embeddings(tokenizer.tokens)
     torch.testing.assert_close(model.inputs.weight, table, rtol=0, atol=0)
     assert json.loads((out / "task.json").read_text())["config"]["freeze_embeddings"] is True
     # A word never seen in training is read with its pretrained vector, not as <unk>: the
     # same text scored by the model given that vector by hand.
-    words, _, probabilities = predict_text(out, "truly moviegoers")
-    assert words == ["truly", "moviegoers"]
+    trace = loaded.trace("truly moviegoers")
+    probabilities = trace.probabilities
+    assert trace.steps == ["truly", "moviegoers"]
     (vector,) = pretrained_embeddings(["moviegoers"])[0]
-    embedded = torch.stack((model.inputs.weight[loaded["tokenizer"].index["truly"]], vector))
+    embedded = torch.stack((model.inputs.weight[tokenizer.index["truly"]], vector))
     with torch.no_grad():
         y, _ = model.stack(embedded.unsqueeze(0))
         expected = model.head(model.pool(y, torch.tensor([2]))).softmax(-1)[0]
     torch.testing.assert_close(probabilities[-1], expected)
-    snowman = predict_text(out, "truly \u2603")[2]  # no pieces: <unk>, a different answer
+    snowman = loaded.trace("truly \u2603").probabilities  # no pieces: <unk>, another answer
     assert not torch.allclose(snowman[-1], probabilities[-1])
     status, text, _ = _run(capsys, "evaluate", out, "--data", reviews)
     assert status == 0 and "30 examples" in text

@@ -9,6 +9,7 @@ through time.
   zoneout, recurrent dropout and weight drop.
 * ``rnnkit.nn``: drop-in ``RNN``, ``LSTM``, ``GRU`` for torch.nn's.
 * ``rnnkit.train``: the training loop, checkpoints, truncated BPTT streams, diagnostics.
+* ``rnnkit.load(run_dir)``: a run of ``rnnkit train`` as a predictor (``rnnkit.tasks``).
 """
 
 from rnnkit import bptt, cells, layers, nn
@@ -28,6 +29,17 @@ __all__ = [
     "bptt",
     "cells",
     "layers",
+    "load",
     "nn",
     "record_gradient_flow",
 ]
+
+
+def __getattr__(name: str):
+    """``rnnkit.load`` (``rnnkit.tasks.registry.load``), imported on first use: the tasks
+    bring in their data and training code, which ``import rnnkit`` alone does not need."""
+    if name == "load":
+        from rnnkit.tasks.registry import load
+
+        return load
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

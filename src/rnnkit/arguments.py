@@ -51,3 +51,30 @@ def add_run_options(command: argparse.ArgumentParser) -> None:
     add("--resume", action="store_true", help="continue the run in --out")
     add("--overwrite", action="store_true", help="replace whatever is in --out")
     add("--quiet", action="store_true", help="no progress bars")
+
+
+def add_model_options(
+    command: argparse.ArgumentParser,
+    data: str,
+    hidden: int,
+    layers: int,
+    dropout: float,
+    epochs: int,
+    batch_size: int,
+) -> None:
+    """The options of the tasks that train one recurrent stack on a data set, with each
+    task's own defaults; then ``add_run_options``."""
+    from rnnkit.cells import CELLS
+
+    add = command.add_argument
+    add("--data", default=data, help=f"a named data set or a file (default {data})")
+    add("--cell", choices=sorted(CELLS), default="lstm")
+    add("--hidden", type=positive, default=hidden, help=f"hidden size (default {hidden})")
+    add("--layers", type=positive, default=layers)
+    add("--embedding-dim", type=positive, default=128)
+    add("--dropout", type=rate, default=dropout)
+    add("--epochs", type=positive, default=epochs)
+    add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m, 1.5h")
+    add("--lr", type=float, default=2e-3)
+    add("--batch-size", type=positive, default=batch_size)
+    add_run_options(command)

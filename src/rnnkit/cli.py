@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command in ("evaluate", "generate", "predict", "forecast", "translate"):
-        print(getattr(task_commands, args.command)(args))
+    if args.command in task_commands.RUN_COMMANDS:
+        print(task_commands.run_command(args))
     elif args.command == "train" and args.task != "adding":
         print(task_commands.train(args))
     elif args.command == "train":

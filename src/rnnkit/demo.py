@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import rnnkit
 from rnnkit.arguments import duration
-from rnnkit.tasks.charlm import LanguageModelConfig, generate_text, train_language_model
-from rnnkit.tasks.classify import ClassifierConfig, predict_text, train_classifier
+from rnnkit.tasks.charlm import LanguageModelConfig, train_language_model
+from rnnkit.tasks.classify import ClassifierConfig, train_classifier
 
 SENTENCES = ("He ate the pie happily", "He ate the pie angrily")
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(train_language_model(lm, args.out / "charlm", False, True, quiet=True))
     print("\nSample, primed with 'ROMEO:':\n")
-    print(generate_text(args.out / "charlm", "ROMEO:", 300, temperature=0.8, seed=0))
+    print(rnnkit.load(args.out / "charlm").generate("ROMEO:", 300, temperature=0.8, seed=0))
 
     print(f"\n2. Sentiment of movie-review sentences, {args.budget:.0f} s of training")
     # Fixed pretrained word vectors: "angrily" never occurs in the training sentences, yet
@@ -51,10 +52,11 @@ def main(argv: list[str] | None = None) -> None:
         freeze_embeddings=True,
     )  # fmt: skip
     print(train_classifier(classifier, args.out / "sentiment", False, True, quiet=True))
+    sentiment = rnnkit.load(args.out / "sentiment")
     for sentence in SENTENCES:
-        words, classes, probabilities = predict_text(args.out / "sentiment", sentence)
-        print(f"\n{sentence!r}: P({classes[1]}) after each word")
-        for word, row in zip(words, probabilities, strict=True):
+        trace = sentiment.trace(sentence)
+        print(f"\n{sentence!r}: P({trace.classes[1]}) after each word")
+        for word, row in zip(trace.steps, trace.probabilities, strict=True):
             p = float(row[1])
             print(f"  {word:<10} {p:5.2f}  {'#' * round(p * 40)}")
 

@@ -3,6 +3,7 @@ truncated BPTT over a corpus, scored in bits per character, and sampled from."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import torch
 from torch.nn.functional import cross_entropy
 
+from rnnkit.arguments import add_model_options, positive
 from rnnkit.data import Tokenizer, load_data
 from rnnkit.models import LanguageModel
+from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import bits_per_token
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import TrainConfig, Trainer, stream_batches
@@ -94,9 +97,42 @@ def train_language_model(
     )
 
 
-def _load(run_dir: Path):
-    run = load_run(run_dir, ("charlm",))
-    return run, load_weights(run_dir, build_model(run["config"], len(run["tokenizer"])))
+class LanguageModelPredictor(Predictor):
+    """A trained charlm run::
+
+    model = rnnkit.load("runs/charlm")
+    model.generate("ROMEO:", length=300, temperature=0.8, seed=0)
+    model.bits_per_char("To be, or not to be")
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run = load_run(run_dir, ("charlm",))
+        self.run, self.task, self.config = run_dir, "charlm", run["config"]
+        self.tokenizer: Tokenizer = run["tokenizer"]
+        model = build_model(self.config, len(self.tokenizer))
+        self.model: LanguageModel = load_weights(run_dir, model)
+
+    def generate(
+        self,
+        prime: str = "\n",
+        length: int = 500,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """``prime`` followed by ``length`` sampled characters."""
+        if not prime:
+            raise ValueError("prime must hold at least one character")
+        ids = self.tokenizer.encode(prime, strict=True)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        new = self.model.generate(ids, length, temperature, top_k, top_p, generator, exclude=(0, 1))
+        return prime + self.tokenizer.decode(new)
+
+    def bits_per_char(self, text: str) -> float:
+        """Mean bits per character of predicting each next character of ``text``."""
+        ids = torch.tensor(self.tokenizer.encode(text), dtype=torch.int64)
+        return bits_per_char(self.model, ids, lanes=1)  # one lane: the state runs through
 
 
 def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:
@@ -109,32 +145,43 @@ def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:
 
 def score_language_model(run_dir: Path, data: str | None = None) -> tuple[float, int, int, str]:
     """-> (bits per character, characters scored, of them unknown, what was scored)."""
-    run, model = _load(run_dir)
-    config, tokenizer = run["config"], run["tokenizer"]
+    predictor = LanguageModelPredictor(run_dir)
+    config, tokenizer = predictor.config, predictor.tokenizer
     text = load_data(config["data"], "charlm", config["seed"]).test if data is None else None
     if data is not None:
         loaded = load_data(data, "charlm", config["seed"])
         text = loaded.train + loaded.valid + loaded.test
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.int64)
     unknown = int((ids == 1).sum())
-    return bits_per_char(model, ids), len(ids), unknown, data or f"{config['data']} test text"
+    bpc = bits_per_char(predictor.model, ids)
+    return bpc, len(ids), unknown, data or f"{config['data']} test text"
 
 
-def generate_text(
-    run_dir: Path,
-    prime: str,
-    length: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    seed: int | None = None,
-) -> str:
-    """``prime`` followed by ``length`` sampled characters."""
-    run, model = _load(run_dir)
-    tokenizer = run["tokenizer"]
-    if not prime:
-        raise ValueError("--prime must hold at least one character")
-    ids = tokenizer.encode(prime, strict=True)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    new = model.generate(ids, length, temperature, top_k, top_p, generator, exclude=(0, 1))
-    return prime + tokenizer.decode(new)
+class LanguageModelTask(Task):
+    name = "charlm"
+    help = "character-level language model (many-to-many); named data: shakespeare"
+    description = "Trains with truncated BPTT, reports bits per character; saves it in --out."
+    commands = ("evaluate", "generate")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_model_options(parser, "shakespeare", 512, 2, 0.2, 1, 64)
+        add = parser.add_argument
+        add("--steps", type=positive, default=100, help="truncated-BPTT length")
+        add("--validate-chars", type=positive, default=100_000)
+
+    def train(self, args: argparse.Namespace) -> str:
+        config = LanguageModelConfig(
+            args.data, args.cell, args.hidden, args.layers, args.embedding_dim, args.dropout,
+            args.batch_size, args.steps, args.lr, args.epochs, args.time_budget,
+            args.validate_chars, args.seed,
+        )  # fmt: skip
+        return train_language_model(config, args.out, args.resume, args.overwrite, args.quiet)
+
+    def evaluate(self, run: Path, data: str | None) -> str:
+        return evaluate_language_model(run, data)
+
+    def load(self, run: Path) -> LanguageModelPredictor:
+        return LanguageModelPredictor(run)
+
+
+CHARLM = LanguageModelTask()

@@ -3,16 +3,20 @@ trained, evaluated and run on new input."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.nn.functional import cross_entropy
 
+from rnnkit.arguments import add_model_options, positive
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
-from rnnkit.data.pretrained import known_words, pretrained_embeddings
-from rnnkit.models import SequenceClassifier
+from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embeddings
+from rnnkit.models import POOLINGS, SequenceClassifier
+from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import BestEpoch, TrainConfig, Trainer
@@ -60,16 +64,21 @@ def _batches(inputs: list, labels: list[int], batch_size: int, seed: int):
     return batches
 
 
-def _predict(model: SequenceClassifier, inputs: list, batch_size: int = 256) -> torch.Tensor:
+def _probabilities(model: SequenceClassifier, inputs: list, batch_size: int = 256) -> Tensor:
+    """Class probabilities (N, K) of every input, in batches of similar lengths."""
     model.eval()
     order = sorted(range(len(inputs)), key=lambda k: len(inputs[k]))
-    predicted = torch.empty(len(inputs), dtype=torch.int64)
+    probabilities = torch.empty(len(inputs), model.head.out_features)
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             x, lengths = pad([inputs[k] for k in batch])
-            predicted[batch] = model(x, lengths).argmax(-1)
-    return predicted
+            probabilities[batch] = model(x, lengths).softmax(-1)
+    return probabilities
+
+
+def _predict(model: SequenceClassifier, inputs: list) -> Tensor:
+    return _probabilities(model, inputs).argmax(-1)
 
 
 def build_model(config: dict, classes: int, vocab_size: int | None, channels: int | None):
@@ -143,30 +152,129 @@ def train_classifier(
     )
 
 
-def _load(run_dir: Path, tasks=("sentiment", "seqclass")):
-    run = load_run(run_dir, tasks)
-    extra, tokenizer = run["extra"], run["tokenizer"]
-    channels = None if tokenizer else len(extra["scale"]["mean"])
-    model = build_model(
-        run["config"], len(extra["classes"]), len(tokenizer) if tokenizer else None, channels
-    )
-    return run, load_weights(run_dir, model)
+@dataclass(frozen=True)
+class Prediction:
+    """One input's predicted class and the probability of every class."""
+
+    label: str
+    probabilities: dict[str, float]
 
 
-def _add_pretrained_words(run: dict, model: SequenceClassifier, texts: list[str]) -> None:
-    """With fixed pretrained embeddings, a word never seen in training still has the vector
-    it would have had in the vocabulary (the mean of its WordPiece pieces' vectors): the
-    words of ``texts`` that WordPiece can split are added to the tokenizer and the
-    embedding, in place, instead of becoming ``<unk>``."""
-    config, tokenizer = run["config"], run["tokenizer"]
-    if not (config.get("pretrained") and config.get("freeze_embeddings")):
-        return
-    unseen = sorted({w for text in texts for w in tokenizer.split(text)} - set(tokenizer.index))
-    words, vectors = known_words(unseen, config["pretrained"])
-    if words:
-        run["tokenizer"] = Tokenizer(tokenizer.kind, tokenizer.tokens + words, tokenizer.lower)
-        weight = torch.cat((model.inputs.weight.detach(), vectors))
-        model.inputs = torch.nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=0)
+@dataclass(frozen=True)
+class Trace:
+    """The prediction after every step of one input, as if it ended there: ``steps`` names
+    them (the words of a text, or "1", "2", ... of a sequence); ``probabilities`` (T, K)
+    follows ``classes``; its last row is the prediction for the whole input."""
+
+    steps: list[str]
+    classes: list[str]
+    probabilities: Tensor
+
+
+class ClassifierPredictor(Predictor):
+    """A trained sentiment or seqclass run::
+
+        model = rnnkit.load("runs/sentiment")
+        model.predict("He ate the pie happily")        # Prediction(label=..., probabilities=...)
+        model.predict(["great fun", "a bore"])         # a list of them
+        model.trace("He ate the pie happily")          # the prediction after every word
+
+    Sentiment takes texts; seqclass takes (T, C) arrays of raw (unscaled) features, or a
+    list of them of any lengths.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run = load_run(run_dir, ("sentiment", "seqclass"))
+        self.run, self.task, self.config = run_dir, run["task"], run["config"]
+        self.classes: list[str] = run["extra"]["classes"]
+        self.tokenizer: Tokenizer | None = run["tokenizer"]
+        self.scale = run["extra"]["scale"]
+        channels = None if self.tokenizer else len(self.scale["mean"])
+        vocabulary = len(self.tokenizer) if self.tokenizer else None
+        model = build_model(self.config, len(self.classes), vocabulary, channels)
+        self.model: SequenceClassifier = load_weights(run_dir, model)
+
+    def predict(self, inputs):
+        """One input -> its ``Prediction``; a list of inputs -> a list of them."""
+        single = self._is_single(inputs)
+        many = [inputs] if single else list(inputs)
+        rows = self.probabilities(many)
+        predictions = [
+            Prediction(
+                self.classes[int(row.argmax())],
+                {c: float(p) for c, p in zip(self.classes, row, strict=True)},
+            )
+            for row in rows
+        ]
+        return predictions[0] if single else predictions
+
+    def probabilities(self, inputs: list) -> Tensor:
+        """Class probabilities (N, K), in the order of ``classes``."""
+        if not inputs:
+            raise ValueError("inputs is empty: there is nothing to predict")
+        return _probabilities(self.model, self.encode(inputs))
+
+    def trace(self, x) -> Trace:
+        """The prediction after every word of a text, or every step of a sequence."""
+        (encoded,) = self.encode([x])
+        if self.tokenizer is not None:
+            steps = self.tokenizer.split(x)
+        else:
+            steps = [str(t + 1) for t in range(len(encoded))]
+        return Trace(steps, self.classes, self.model.trace(encoded))
+
+    def encode(self, inputs: list) -> list[Tensor]:
+        """Texts -> token ids; sequences -> scaled float tensors; each checked."""
+        if self.tokenizer is None:
+            return _inputs(self.task, [(_sequence(x, len(self.scale["mean"])), 0)
+                                       for x in inputs], None, self.scale)  # fmt: skip
+        texts = [_text(x) for x in inputs]
+        self._add_pretrained_words(texts)
+        return _inputs(self.task, [(text, 0) for text in texts], self.tokenizer, None)
+
+    def _is_single(self, inputs) -> bool:
+        if self.tokenizer is not None:
+            return isinstance(inputs, str)
+        return not isinstance(inputs, (list, tuple)) and np.asarray(inputs).ndim == 2
+
+    def _add_pretrained_words(self, texts: list[str]) -> None:
+        """With fixed pretrained embeddings, a word never seen in training still has the
+        vector it would have had in the vocabulary (the mean of its WordPiece pieces'
+        vectors): the words of ``texts`` that WordPiece can split are added to the
+        tokenizer and the embedding, in place, instead of becoming ``<unk>``."""
+        tokenizer = self.tokenizer
+        if not (self.config.get("pretrained") and self.config.get("freeze_embeddings")):
+            return
+        unseen = sorted({w for text in texts for w in tokenizer.split(text)} - set(tokenizer.index))
+        words, vectors = known_words(unseen, self.config["pretrained"])
+        if words:
+            self.tokenizer = Tokenizer(tokenizer.kind, tokenizer.tokens + words, tokenizer.lower)
+            weight = torch.cat((self.model.inputs.weight.detach(), vectors))
+            self.model.inputs = torch.nn.Embedding.from_pretrained(
+                weight, freeze=True, padding_idx=0
+            )
+
+
+def _text(x: object) -> str:
+    if not isinstance(x, str):
+        raise ValueError(f"a sentiment model reads texts (str), got {type(x).__name__}")
+    if not x.split():
+        raise ValueError("the text is empty: there is nothing to classify")
+    return x
+
+
+def _sequence(x: object, channels: int) -> np.ndarray:
+    array = np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != channels or len(array) == 0:
+        raise ValueError(
+            f"a sequence must be a (T, C={channels}) array with T >= 1, got shape {array.shape}"
+        )
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        step, channel = map(int, bad[0])
+        raise ValueError(f"the sequence has {array[step, channel]} at step {step}, channel "
+                         f"{channel} (sequences must be finite)")  # fmt: skip
+    return array
 
 
 def evaluate_classifier(run_dir: Path, data: str | None = None) -> str:
@@ -181,8 +289,8 @@ def evaluate_classifier(run_dir: Path, data: str | None = None) -> str:
 
 def score_classifier(run_dir: Path, data: str | None = None):
     """-> (scores {accuracy, macro_f1}, confusion matrix, what was scored, class names)."""
-    run, model = _load(run_dir)
-    config, extra = run["config"], run["extra"]
+    predictor = ClassifierPredictor(run_dir)
+    config, classes = predictor.config, predictor.classes
     if data is None:
         examples = load_data(
             config["data"], config["task"], config["seed"], **config["columns"]
@@ -191,28 +299,76 @@ def score_classifier(run_dir: Path, data: str | None = None):
     else:
         loaded = load_data(data, config["task"], config["seed"], **config["columns"])
         examples, where = loaded.train + loaded.valid + loaded.test, data
-        unknown = sorted(set(loaded.classes) - set(extra["classes"]))
+        unknown = sorted(set(loaded.classes) - set(classes))
         if unknown:
             raise ValueError(f"{data} has classes the model was not trained on: {unknown}")
         # the file's own class indices -> the model's
-        remap = [extra["classes"].index(c) for c in loaded.classes]
+        remap = [classes.index(c) for c in loaded.classes]
         examples = [(x, remap[y]) for x, y in examples]
-    if config["task"] == "sentiment":
-        _add_pretrained_words(run, model, [text for text, _ in examples])
-    inputs = _inputs(config["task"], examples, run["tokenizer"], extra["scale"])
-    predicted = _predict(model, inputs)
-    matrix = confusion(predicted, torch.tensor([y for _, y in examples]), len(extra["classes"]))
-    return classification_report(matrix), matrix, where, extra["classes"]
+    predicted = predictor.probabilities([x for x, _ in examples]).argmax(-1)
+    matrix = confusion(predicted, torch.tensor([y for _, y in examples]), len(classes))
+    return classification_report(matrix), matrix, where, classes
 
 
-def predict_text(run_dir: Path, text: str) -> tuple[list[str], list[str], torch.Tensor]:
-    """A sentiment model on one text -> (its words, the classes, the class probabilities
-    after each word (T, K); the last row is the prediction for the whole text)."""
-    run, model = _load(run_dir, ("sentiment",))
-    _add_pretrained_words(run, model, [text])
-    tokenizer = run["tokenizer"]
-    words = tokenizer.split(text)
-    if not words:
-        raise ValueError("the text is empty: there is nothing to classify")
-    ids = torch.tensor(tokenizer.encode(text), dtype=torch.int64)
-    return words, run["extra"]["classes"], model.trace(ids)
+class ClassifierTask(Task):
+    """``rnnkit train sentiment`` (texts) and ``rnnkit train seqclass`` (sequences)."""
+
+    commands = ("evaluate", "predict")
+
+    def __init__(self, name: str, help: str, description: str, data: str, epochs: int) -> None:
+        self.name, self.help, self.description = name, help, description
+        self.data, self.epochs = data, epochs
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_model_options(parser, self.data, 128, 1, 0.3, self.epochs, 32)
+        add = parser.add_argument
+        add("--bidirectional", action="store_true")
+        add("--pooling", choices=POOLINGS, default="last")
+        add("--patience", type=positive, default=None, help="early stopping, in epochs")
+        add("--label-column", default="label")
+        if self.name == "sentiment":
+            add("--text-column", default="text")
+            add("--vocab-size", type=positive, default=20000)
+            add("--min-freq", type=positive, default=1)
+            add("--pretrained", choices=PRETRAINED, default=None,
+                help="start the word embeddings from a pretrained model's (all-MiniLM-L6-v2, "
+                "384-wide)")  # fmt: skip
+            add("--freeze-embeddings", action="store_true",
+                help="keep the --pretrained embeddings fixed, not trained on")  # fmt: skip
+        else:
+            add("--id-column", default="id", help="long-format CSV: the sequence")
+            add("--time-column", default="time", help="long-format CSV: the step order")
+
+    def train(self, args: argparse.Namespace) -> str:
+        names = ("text_column",) if self.name == "sentiment" else ("id_column", "time_column")
+        config = ClassifierConfig(
+            self.name, args.data, args.cell, args.hidden, args.layers, args.bidirectional,
+            args.pooling, args.embedding_dim, args.dropout,
+            getattr(args, "vocab_size", 20000), getattr(args, "min_freq", 1), args.batch_size,
+            args.lr, args.epochs, args.time_budget, args.patience, args.seed,
+            {name: getattr(args, name) for name in (*names, "label_column")},
+            getattr(args, "pretrained", None), getattr(args, "freeze_embeddings", False),
+        )  # fmt: skip
+        return train_classifier(config, args.out, args.resume, args.overwrite, args.quiet)
+
+    def evaluate(self, run: Path, data: str | None) -> str:
+        return evaluate_classifier(run, data)
+
+    def load(self, run: Path) -> ClassifierPredictor:
+        return ClassifierPredictor(run)
+
+
+SENTIMENT = ClassifierTask(
+    "sentiment",
+    "classify texts (many-to-one); named data: mr",
+    "Trains a word-level classifier; saves model, tokenizer and settings in --out.",
+    data="mr",
+    epochs=10,
+)
+SEQCLASS = ClassifierTask(
+    "seqclass",
+    "classify real-valued sequences; named data: japanese-vowels",
+    "Trains a classifier of multivariate sequences; saves it in --out.",
+    data="japanese-vowels",
+    epochs=30,
+)

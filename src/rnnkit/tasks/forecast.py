@@ -42,6 +42,7 @@ from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, widen
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
+from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import TrainConfig, Trainer, TrainResult
 
@@ -146,14 +147,18 @@ def windows(data: Prepared, starts: np.ndarray, window: int, horizon: int) -> di
     return out
 
 
-def build_model(config: dict, series: TimeSeries) -> Forecaster | ForecastEnsemble:
-    """The (untrained) model that ``config`` describes: one ``Forecaster``, or with
-    ``ensemble`` > 1 that many in a ``ForecastEnsemble``."""
-    calendar = calendar_features(series.times[:1], series.frequency).shape[1]
+def build_model(
+    config: dict, targets: int, covariates: int, frequency: str
+) -> Forecaster | ForecastEnsemble:
+    """The (untrained) model that ``config`` describes for a series of ``targets`` and
+    ``covariates`` columns at ``frequency``: one ``Forecaster``, or with ``ensemble`` > 1
+    that many in a ``ForecastEnsemble``."""
+    any_day = np.array(["2000-01-01"], dtype="datetime64[D]")
+    calendar = calendar_features(any_day, frequency).shape[1]
     members = [
         Forecaster(
-            series.values.shape[1],
-            series.covariates.shape[1],
+            targets,
+            covariates,
             calendar,
             config["horizon"],
             config["cell"],
@@ -221,7 +226,8 @@ def train_model(
     """One ``Forecaster`` from ``config.seed``, trained on the windows ``train`` and kept
     at its best loss on the window ``valid``."""
     torch.manual_seed(config.seed)
-    model = build_model({**asdict(config), "ensemble": 1}, series)
+    shape = (series.values.shape[1], series.covariates.shape[1], series.frequency)
+    model = build_model({**asdict(config), "ensemble": 1}, *shape)
 
     def forward(model, batch):
         teacher = batch["future"] if model.decoder == "autoregressive" else None
@@ -402,34 +408,65 @@ def seasonal_naive_forecast(history: TimeSeries, horizon: int) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def forecast_run(run_dir: Path, data: str | None = None, horizon: int | None = None):
-    """``rnnkit forecast``: a trained run's forecast of the periods after the end of
-    ``data`` (default: its training series) -> (the series, forecast_after's dict with the
-    interval's coverage)."""
-    run = load_run(run_dir, ("forecast",))
-    config, extra = run["config"], run["extra"]
-    series = load_series(data or config["data"], config["columns"])
-    trained = extra["series"]
-    found = (series.targets, series.covariate_names, series.frequency)
-    expected = (trained["targets"], trained["covariates"], trained["frequency"])
-    if found != expected:
-        raise ValueError(
-            f"{data} has targets {found[0]}, covariates {found[1]} and frequency {found[2]}; "
-            f"the model was trained on {expected[0]}, {expected[1]} and {expected[2]}"
-        )
-    horizon = horizon or config["horizon"]
-    if horizon > config["horizon"]:
-        raise ValueError(
-            f"--horizon {horizon}: this model forecasts at most {config['horizon']} periods"
-        )
-    window = extra["window"]
-    if len(series) < window:
-        raise ValueError(f"the series has {len(series)} periods; the model reads the last {window}")
-    model = load_weights(run_dir, build_model(config, series))
-    # Runs from before transforms and calibration: neither.
-    transform = extra.get("transform", "none")
-    spread = np.array(extra.get("interval_scale", [1.0] * len(series.targets)))
-    fitted = Fitted(model, Scaler.from_dict(extra["scaler"]), transform, spread, None)
-    result = forecast_after(fitted, series, window, config["coverage"])
-    result = {name: values[:horizon] for name, values in result.items()}
-    return series, {**result, "coverage": config["coverage"]}
+@dataclass(frozen=True)
+class Forecast:
+    """The periods after the end of ``series``: ``times`` (H,); ``central``, ``lower`` and
+    ``upper`` (H, K), one column per target, in the series' units; the interval holds
+    the truth with probability ``coverage``."""
+
+    series: TimeSeries
+    times: np.ndarray
+    central: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    coverage: float
+
+
+class ForecastPredictor(Predictor):
+    """A trained forecast run::
+
+    model = rnnkit.load("runs/co2")
+    model.forecast()                          # after the end of its training series
+    model.forecast("load.csv", horizon=6)     # after the end of a newer file
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run = load_run(run_dir, ("forecast",))
+        self.run, self.task, self.config = run_dir, "forecast", run["config"]
+        extra = run["extra"]
+        self.trained = extra["series"]
+        self.window: int = extra["window"]
+        shape = (len(self.trained["targets"]), len(self.trained["covariates"]))
+        model = build_model(self.config, *shape, self.trained["frequency"])
+        # Runs from before transforms and calibration: neither.
+        spread = np.array(extra.get("interval_scale", [1.0] * shape[0]))
+        self.fitted = Fitted(
+            load_weights(run_dir, model), Scaler.from_dict(extra["scaler"]),
+            extra.get("transform", "none"), spread, None,
+        )  # fmt: skip
+
+    def forecast(self, data: str | None = None, horizon: int | None = None) -> Forecast:
+        """The ``horizon`` (default and most: the trained horizon) periods after the end
+        of ``data`` (a CSV file or a named series; default: the training series)."""
+        config = self.config
+        series = load_series(data or config["data"], config["columns"])
+        found = (series.targets, series.covariate_names, series.frequency)
+        expected = (self.trained["targets"], self.trained["covariates"], self.trained["frequency"])
+        if found != expected:
+            raise ValueError(
+                f"{data} has targets {found[0]}, covariates {found[1]} and frequency "
+                f"{found[2]}; the model was trained on {expected[0]}, {expected[1]} and "
+                f"{expected[2]}"
+            )
+        horizon = horizon or config["horizon"]
+        if horizon > config["horizon"]:
+            raise ValueError(
+                f"--horizon {horizon}: this model forecasts at most {config['horizon']} periods"
+            )
+        if len(series) < self.window:
+            raise ValueError(
+                f"the series has {len(series)} periods; the model reads the last {self.window}"
+            )
+        result = forecast_after(self.fitted, series, self.window, config["coverage"])
+        cut = {name: values[:horizon] for name, values in result.items()}
+        return Forecast(series, **cut, coverage=config["coverage"])

@@ -1,4 +1,4 @@
-"""The forecasting commands of the ``rnnkit`` command line:
+"""The forecasting task of ``rnnkit`` (its model and training: ``rnnkit.tasks.forecast``):
 
 rnnkit train forecast [--data co2|sunspots|airpassengers|macrodata|FILE.csv] --horizon 12 --out DIR
 rnnkit forecast DIR [--data FILE.csv] [--horizon N] [--plot out.png] [--output out.csv]
@@ -15,6 +15,7 @@ from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data.series_transform import TRANSFORMS
 from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
+from rnnkit.tasks.interface import Task
 
 #: The default of ForecastConfig.ensemble (kept here: importing that would import torch).
 ENSEMBLE = 3
@@ -27,14 +28,31 @@ def _coverage(text: str) -> float:
     return value
 
 
-def add_forecast_training(tasks) -> None:
-    """``rnnkit train forecast``."""
-    command = tasks.add_parser(
-        "forecast",
-        help="forecast a time series; named data: co2, sunspots, airpassengers, macrodata",
-        description="Trains on all but the last --horizon periods, scores those against the "
-        "seasonal naive forecast (MASE, sMAPE, interval coverage), saves the run in --out.",
+class ForecastTask(Task):
+    name = "forecast"
+    commands = ("forecast",)
+    help = "forecast a time series; named data: co2, sunspots, airpassengers, macrodata"
+    description = (
+        "Trains on all but the last --horizon periods, scores those against the seasonal "
+        "naive forecast (MASE, sMAPE, interval coverage), saves the run in --out."
     )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_training_options(parser)
+
+    def train(self, args: argparse.Namespace) -> str:
+        return train(args)
+
+    def load(self, run: Path):
+        from rnnkit.tasks.forecast import ForecastPredictor
+
+        return ForecastPredictor(run)
+
+
+FORECAST = ForecastTask()
+
+
+def _add_training_options(command: argparse.ArgumentParser) -> None:
     add = command.add_argument
     add("--data", default="co2", help="a named series or a CSV/TSV file (default co2)")
     add("--horizon", type=positive, default=12, help="periods to forecast (default 12)")
@@ -100,23 +118,24 @@ def train(args: argparse.Namespace) -> str:
     return train_forecaster(config, args.out, args.overwrite, args.quiet)
 
 
-def forecast(args: argparse.Namespace) -> str:
-    from rnnkit.tasks.forecast import forecast_run
+def forecast(args: argparse.Namespace, predictor) -> str:
+    """``rnnkit forecast RUN``: the ``ForecastPredictor``'s forecast as CSV."""
     from rnnkit.train.files import write_atomic
 
-    series, result = forecast_run(args.run, args.data, args.horizon)
+    result = predictor.forecast(args.data, args.horizon)
+    series = result.series
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["date"] + [f"{t}{part}" for t in series.targets
                                 for part in ("", "_lower", "_upper")])  # fmt: skip
-    for k, time in enumerate(result["times"]):
+    for k, time in enumerate(result.times):
         row = [str(time)]
         for j in range(len(series.targets)):
-            row += [f"{result[part][k, j]:.6g}" for part in ("central", "lower", "upper")]
+            row += [f"{getattr(result, part)[k, j]:.6g}" for part in ("central", "lower", "upper")]
         writer.writerow(row)
     notes = []
     if args.plot:
-        plot_forecast(args.plot, series, result)
+        plot_forecast(args.plot, result)
         notes.append(f"plot drawn in {args.plot}")
     if args.output:
         text = table.getvalue().encode()
@@ -126,19 +145,20 @@ def forecast(args: argparse.Namespace) -> str:
     return table.getvalue().rstrip("\n") + "".join("\n" + n for n in notes)
 
 
-def plot_forecast(path: Path, series, result: dict) -> None:
+def plot_forecast(path: Path, result) -> None:
     """History (its last few seasons), the forecast and its interval, one panel per target."""
     from rnnkit.tasks.figures import save_png, subplots
 
-    shown = max(4 * series.season, 5 * len(result["times"]))
+    series = result.series
+    shown = max(4 * series.season, 5 * len(result.times))
     targets = series.targets
     figure, axes = subplots(len(targets), 1, figsize=(8, 2.8 * len(targets)), squeeze=False)
     for j, (name, axis) in enumerate(zip(targets, axes[:, 0], strict=True)):
         axis.plot(series.times[-shown:], series.values[-shown:, j], color="black", label=name)
-        axis.plot(result["times"], result["central"][:, j], color="tab:blue", label="forecast")
-        axis.fill_between(result["times"], result["lower"][:, j], result["upper"][:, j],
+        axis.plot(result.times, result.central[:, j], color="tab:blue", label="forecast")
+        axis.fill_between(result.times, result.lower[:, j], result.upper[:, j],
                           color="tab:blue", alpha=0.25,
-                          label=f"{result['coverage']:.0%} interval")  # fmt: skip
+                          label=f"{result.coverage:.0%} interval")  # fmt: skip
         axis.legend(loc="upper left")
-    axes[0, 0].set_title(f"{series.name}: forecast of the next {len(result['times'])} periods")
+    axes[0, 0].set_title(f"{series.name}: forecast of the next {len(result.times)} periods")
     save_png(figure, path)

@@ -8,6 +8,7 @@ condition would score both the same.
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,8 +16,11 @@ from pathlib import Path
 import torch
 from torch.nn.functional import cross_entropy, one_hot
 
+from rnnkit.arguments import add_run_options, duration, positive, rate
+from rnnkit.cells import CELLS
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.models.conditional_generator import ConditionalGenerator
+from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
@@ -119,26 +123,87 @@ def train_generator(config: GeneratorConfig, out: Path, resume: bool, overwrite:
     )
 
 
-def generate_sentences(
-    run_dir: Path, condition: str, count: int = 5, length: int = 40, prime: str | None = None,
-    temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
-    seed: int | None = None,
-) -> list[str]:  # fmt: skip
-    """``count`` sentences generated for the class ``condition``, each starting with
-    ``prime`` (words, optional) and at most ``length`` words after it."""
-    run = load_run(run_dir, ("generator",))
-    classes, tokenizer = run["extra"]["classes"], run["tokenizer"]
-    if condition not in classes:
-        raise ValueError(f"--condition must be one of {classes}, got {condition!r}")
-    model = load_weights(run_dir, build_model(run["config"], len(tokenizer), len(classes)))
-    vector = one_hot(torch.tensor(classes.index(condition)), len(classes)).float()
-    start = [BOS, *(tokenizer.encode(prime, strict=True) if prime else [])]
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    sentences = []
-    for _ in range(count):
-        words = model.sample_sequence(
-            vector, start, length, EOS, temperature=temperature, top_k=top_k, top_p=top_p,
-            generator=generator, exclude=(PAD, UNK, BOS),
+class GeneratorPredictor(Predictor):
+    """A trained generator run::
+
+    model = rnnkit.load("runs/generator")
+    model.classes                                   # e.g. ['negative', 'positive']
+    model.generate("positive", count=3, seed=0)     # three sentences of that class
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run = load_run(run_dir, ("generator",))
+        self.run, self.task, self.config = run_dir, "generator", run["config"]
+        self.classes: list[str] = run["extra"]["classes"]
+        self.tokenizer: Tokenizer = run["tokenizer"]
+        model = build_model(self.config, len(self.tokenizer), len(self.classes))
+        self.model: ConditionalGenerator = load_weights(run_dir, model)
+
+    def generate(
+        self, condition: str, count: int = 5, length: int = 40, prime: str | None = None,
+        temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
+        seed: int | None = None,
+    ) -> list[str]:  # fmt: skip
+        """``count`` sentences of the class ``condition``, each starting with ``prime``
+        (words, optional) and at most ``length`` words after it."""
+        if condition not in self.classes:
+            raise ValueError(f"condition must be one of {self.classes}, got {condition!r}")
+        vector = one_hot(torch.tensor(self.classes.index(condition)), len(self.classes)).float()
+        start = [BOS, *(self.tokenizer.encode(prime, strict=True) if prime else [])]
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        sentences = []
+        for _ in range(count):
+            words = self.model.sample_sequence(
+                vector, start, length, EOS, temperature=temperature, top_k=top_k, top_p=top_p,
+                generator=generator, exclude=(PAD, UNK, BOS),
+            )  # fmt: skip
+            sentences.append(self.tokenizer.decode(start[1:] + words))
+        return sentences
+
+
+class GeneratorTask(Task):
+    name = "generator"
+    commands = ("generate",)
+    help = "generate sentences from a class label (one-to-many); named data: mr"
+    description = (
+        "Trains a word-level language model whose initial state comes from the label (which, "
+        "unless --state-only, is also added to every word's input); reports test perplexity "
+        "with the true label and with another; saves it in --out."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add = parser.add_argument
+        add("--data", default="mr", help="mr or a CSV/TSV of labelled texts (default mr)")
+        add("--text-column", default="text")
+        add("--label-column", default="label")
+        add("--cell", choices=sorted(CELLS), default="lstm")
+        add("--hidden", type=positive, default=256)
+        add("--layers", type=positive, default=1)
+        add("--embedding-dim", type=positive, default=128)
+        add("--dropout", type=rate, default=0.3)
+        add("--min-freq", type=positive, default=2, help="rarer words become <unk> (default 2)")
+        add("--epochs", type=positive, default=15)
+        add("--patience", type=positive, default=3, help="early stopping, in epochs")
+        add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
+        add("--lr", type=float, default=2e-3)
+        add("--batch-size", type=positive, default=32)
+        add("--state-only", action="store_true",
+            help="the label sets only the initial state (default: it is also added to every "
+            "word's input, which the model cannot forget)")  # fmt: skip
+        add_run_options(parser)
+
+    def train(self, args: argparse.Namespace) -> str:
+        config = GeneratorConfig(
+            args.data, args.cell, args.hidden, args.layers, args.embedding_dim, args.dropout,
+            args.min_freq, args.batch_size, args.lr, args.epochs, args.time_budget,
+            args.patience, args.seed,
+            {"text_column": args.text_column, "label_column": args.label_column},
+            every_step=not args.state_only,
         )  # fmt: skip
-        sentences.append(tokenizer.decode(start[1:] + words))
-    return sentences
+        return train_generator(config, args.out, args.resume, args.overwrite, args.quiet)
+
+    def load(self, run: Path) -> GeneratorPredictor:
+        return GeneratorPredictor(run)
+
+
+GENERATOR = GeneratorTask()

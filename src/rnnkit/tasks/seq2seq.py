@@ -14,6 +14,7 @@ from torch.nn.functional import cross_entropy
 from rnnkit.data import Tokenizer, bucket_batches, pad
 from rnnkit.data.pairs import Example, load_pairs
 from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, Seq2Seq
+from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.metrics import sequence_error_rates
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
 from rnnkit.train import BestEpoch, TrainConfig, Trainer
@@ -192,17 +193,40 @@ def evaluate_seq2seq(run_dir: Path, data: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def translate(run_dir: Path, text: str, beam: int | None = None):
-    """One source -> (its tokens, the output tokens, the output as text, attention weights
-    (L, S)). An output of no tokens is an error: there would be nothing to show."""
-    run, model, source, target = load_seq2seq(run_dir)
-    pieces = source.split(text.strip())
-    if not pieces:
-        raise ValueError("the text is empty: there is nothing to translate")
-    ids = torch.tensor(source.encode(text.strip(), strict=True), dtype=torch.int64)
-    beam = run["config"]["beam"] if beam is None else beam
-    (decoded,) = decode(model, [ids], beam, run["config"]["length_penalty"])
-    output = decoded.tokens.tolist()
-    if not output:
-        raise ValueError(f"the model produced nothing for {text.strip()!r}")
-    return pieces, [target.tokens[k] for k in output], target.decode(output), decoded.attention
+@dataclass(frozen=True)
+class Translation:
+    """One source's output: ``source`` and ``output`` as tokens, ``text`` the output
+    joined, ``attention`` (L, S) the weight each output token gave each source token."""
+
+    source: list[str]
+    output: list[str]
+    text: str
+    attention: torch.Tensor
+
+
+class TranslatorPredictor(Predictor):
+    """A trained g2p or seq2seq run::
+
+    model = rnnkit.load("runs/g2p")
+    model.translate("recurrent").text           # e.g. 'R IH0 K ER1 AH0 N T'
+    model.translate("recurrent", beam=1)        # greedy
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run, self.model, self.source, self.target = load_seq2seq(run_dir)
+        self.run, self.task, self.config = run_dir, run["task"], run["config"]
+
+    def translate(self, text: str, beam: int | None = None) -> Translation:
+        """One source text -> its ``Translation`` (beam: the run's, by default; 1 is greedy).
+        An output of no tokens is an error: there would be nothing to show."""
+        pieces = self.source.split(text.strip())
+        if not pieces:
+            raise ValueError("the text is empty: there is nothing to translate")
+        ids = torch.tensor(self.source.encode(text.strip(), strict=True), dtype=torch.int64)
+        beam = self.config["beam"] if beam is None else beam
+        (decoded,) = decode(self.model, [ids], beam, self.config["length_penalty"])
+        output = decoded.tokens.tolist()
+        if not output:
+            raise ValueError(f"the model produced nothing for {text.strip()!r}")
+        tokens = [self.target.tokens[k] for k in output]
+        return Translation(pieces, tokens, self.target.decode(output), decoded.attention)

@@ -1,4 +1,5 @@
-"""The sequence-to-sequence commands of the ``rnnkit`` command line:
+"""The sequence-to-sequence tasks of ``rnnkit`` (their model and training:
+``rnnkit.tasks.seq2seq``):
 
 rnnkit train g2p [--attention additive|multiplicative] [--sampling 0.25] --out DIR
 rnnkit train seq2seq --data pairs.tsv [--source-tokens char|word] [--target-tokens ...] --out DIR
@@ -13,62 +14,97 @@ from pathlib import Path
 from rnnkit.arguments import add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.models.attention import ATTENTIONS
+from rnnkit.tasks.interface import Task
 from rnnkit.train.schedule import SCHEDULES
 
 
-def add_seq2seq_training(tasks) -> None:
-    """``rnnkit train g2p`` and ``rnnkit train seq2seq``."""
-    g2p = tasks.add_parser(
-        "g2p",
-        help="spelling to pronunciation (encoder-decoder with attention) on CMUdict",
-        description="Trains on 88 %% of CMUdict's words, stops early on 2 %%, and reports "
-        "word and phoneme error rates on the held-out 10 %%, greedy and with beam search.",
+class Seq2SeqTask(Task):
+    """``rnnkit train g2p`` (CMUdict) and ``rnnkit train seq2seq`` (the user's pairs)."""
+
+    commands = ("evaluate", "translate")
+
+    def __init__(self, name: str, help: str, description: str) -> None:
+        self.name, self.help, self.description = name, help, description
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_training_options(parser, g2p=self.name == "g2p")
+
+    def train(self, args: argparse.Namespace) -> str:
+        from rnnkit.tasks.seq2seq import Seq2SeqConfig, train_seq2seq
+
+        config = Seq2SeqConfig(
+            self.name, args.data, getattr(args, "source_tokens", "char"),
+            getattr(args, "target_tokens", "word"), args.cell, args.hidden, args.layers,
+            args.bidirectional, args.embedding_dim, args.dropout, args.attention, args.sampling,
+            args.batch_size, args.lr, args.schedule, args.epochs, args.time_budget,
+            args.patience, args.beam, args.length_penalty, args.seed,
+        )  # fmt: skip
+        return train_seq2seq(config, args.out, args.resume, args.overwrite, args.quiet)
+
+    def evaluate(self, run: Path, data: str | None) -> str:
+        from rnnkit.tasks.seq2seq import evaluate_seq2seq
+
+        return evaluate_seq2seq(run, data)
+
+    def load(self, run: Path):
+        from rnnkit.tasks.seq2seq import TranslatorPredictor
+
+        return TranslatorPredictor(run)
+
+
+G2P = Seq2SeqTask(
+    "g2p",
+    "spelling to pronunciation (encoder-decoder with attention) on CMUdict",
+    "Trains on 88 %% of CMUdict's words, stops early on 2 %%, and reports word and phoneme "
+    "error rates on the held-out 10 %%, greedy and with beam search.",
+)
+SEQ2SEQ = Seq2SeqTask(
+    "seq2seq",
+    "any sequence-to-sequence task from a source<TAB>target file",
+    "Trains an encoder-decoder with attention on a TSV file (split 80/10/10 by source) and "
+    "reports word and token error rates on its test part.",
+)
+
+
+def _add_training_options(command: argparse.ArgumentParser, g2p: bool) -> None:
+    add = command.add_argument
+    if g2p:
+        add("--data", default="cmudict", help=argparse.SUPPRESS)
+    else:
+        add("--data", required=True, help="a .tsv file: source TAB target on every line")
+        add("--source-tokens", choices=("char", "word"), default="char")
+        add("--target-tokens", choices=("char", "word"), default="char")
+    add("--cell", choices=sorted(CELLS), default="lstm")
+    add("--hidden", type=positive, default=256, help="hidden size (default 256)")
+    add("--layers", type=positive, default=1, help="encoder layers (default 1)")
+    add("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
+        help="a bidirectional encoder (default)")  # fmt: skip
+    add("--embedding-dim", type=positive, default=128)
+    add("--dropout", type=rate, default=0.2)
+    add(
+        "--attention",
+        choices=sorted(ATTENTIONS),
+        default="additive",
+        help="Bahdanau's additive or Luong's multiplicative score (default additive)",
     )
-    seq2seq = tasks.add_parser(
-        "seq2seq",
-        help="any sequence-to-sequence task from a source<TAB>target file",
-        description="Trains an encoder-decoder with attention on a TSV file (split 80/10/10 "
-        "by source) and reports word and token error rates on its test part.",
-    )
-    for command in (g2p, seq2seq):
-        add = command.add_argument
-        if command is g2p:
-            add("--data", default="cmudict", help=argparse.SUPPRESS)
-        else:
-            add("--data", required=True, help="a .tsv file: source TAB target on every line")
-            add("--source-tokens", choices=("char", "word"), default="char")
-            add("--target-tokens", choices=("char", "word"), default="char")
-        add("--cell", choices=sorted(CELLS), default="lstm")
-        add("--hidden", type=positive, default=256, help="hidden size (default 256)")
-        add("--layers", type=positive, default=1, help="encoder layers (default 1)")
-        add("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
-            help="a bidirectional encoder (default)")  # fmt: skip
-        add("--embedding-dim", type=positive, default=128)
-        add("--dropout", type=rate, default=0.2)
-        add(
-            "--attention",
-            choices=sorted(ATTENTIONS),
-            default="additive",
-            help="Bahdanau's additive or Luong's multiplicative score (default additive)",
-        )
-        add("--sampling", type=rate, default=0.0,
-            help="scheduled sampling: the share of steps fed the model's own previous "
-            "token, reached linearly by the last epoch (default 0: teacher forcing)")  # fmt: skip
-        # g2p's defaults fit its training into about 17 minutes on a 2-core CPU, the
-        # learning rate decaying to 0 by the last epoch.
-        epochs, schedule = (6, "cosine") if command is g2p else (30, "constant")
-        add("--epochs", type=positive, default=epochs, help=f"(default {epochs})")
-        add("--schedule", choices=SCHEDULES, default=schedule,
-            help=f"of the learning rate; cosine decays it to 0 by the last epoch "
-            f"(default {schedule})")  # fmt: skip
-        add("--patience", type=positive, default=5, help="early stopping, in epochs")
-        add("--time-budget", type=duration, default=None, help="e.g. 90s, 15m")
-        add("--lr", type=float, default=2e-3)
-        add("--batch-size", type=positive, default=64)
-        add("--beam", type=positive, default=5, help="beam width of translate (default 5)")
-        add("--length-penalty", type=_non_negative, default=0.6,
-            help="alpha of the beam's length normalisation (default 0.6; 0: none)")  # fmt: skip
-        add_run_options(command)
+    add("--sampling", type=rate, default=0.0,
+        help="scheduled sampling: the share of steps fed the model's own previous "
+        "token, reached linearly by the last epoch (default 0: teacher forcing)")  # fmt: skip
+    # g2p's defaults fit its training into about 17 minutes on a 2-core CPU, the
+    # learning rate decaying to 0 by the last epoch.
+    epochs, schedule = (6, "cosine") if g2p else (30, "constant")
+    add("--epochs", type=positive, default=epochs, help=f"(default {epochs})")
+    add("--schedule", choices=SCHEDULES, default=schedule,
+        help=f"of the learning rate; cosine decays it to 0 by the last epoch "
+        f"(default {schedule})")  # fmt: skip
+    add("--patience", type=positive, default=5, help="early stopping, in epochs")
+    add("--time-budget", type=duration, default=None, help="e.g. 90s, 15m")
+    add("--lr", type=float, default=2e-3)
+    add("--batch-size", type=positive, default=64)
+    add("--beam", type=positive, default=5, help="beam width of translate (default 5)")
+    add("--length-penalty", type=_non_negative, default=0.6,
+        help="alpha of the beam's length normalisation (default 0.6; 0: none)")  # fmt: skip
+    add_run_options(command)
 
 
 def add_translate_command(commands) -> None:
@@ -93,26 +129,12 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def train(args: argparse.Namespace) -> str:
-    from rnnkit.tasks.seq2seq import Seq2SeqConfig, train_seq2seq
-
-    config = Seq2SeqConfig(
-        args.task, args.data, getattr(args, "source_tokens", "char"),
-        getattr(args, "target_tokens", "word"), args.cell, args.hidden, args.layers,
-        args.bidirectional, args.embedding_dim, args.dropout, args.attention, args.sampling,
-        args.batch_size, args.lr, args.schedule, args.epochs, args.time_budget, args.patience,
-        args.beam, args.length_penalty, args.seed,
-    )  # fmt: skip
-    return train_seq2seq(config, args.out, args.resume, args.overwrite, args.quiet)
-
-
-def translate(args: argparse.Namespace) -> str:
-    from rnnkit.tasks.seq2seq import translate as run_translation
-
-    pieces, output, text, attention = run_translation(args.run, args.text, args.beam)
-    line = f"{args.text.strip()} -> {text}"
+def translate(args: argparse.Namespace, predictor) -> str:
+    """``rnnkit translate RUN TEXT``: the ``TranslatorPredictor``'s output, as a line."""
+    result = predictor.translate(args.text, args.beam)
+    line = f"{args.text.strip()} -> {result.text}"
     if args.plot:
-        plot_attention(args.plot, pieces, output, attention, title=line)
+        plot_attention(args.plot, result.source, result.output, result.attention, title=line)
         line += f"\nattention drawn in {args.plot}"
     return line
 
