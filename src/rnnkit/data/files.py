@@ -1,6 +1,7 @@
 """The user's own data: labelled text in CSV/TSV, a UTF-8 corpus, sequences in .npz (read
 without pickle) or in a long-format CSV. Every problem is a ValueError naming the file,
-the row or column, and what was expected."""
+the row or column, and what was expected; a NaN or infinity in a sequence is one (it
+would make every loss it reaches NaN, and the trainer skip those steps)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from rnnkit.data.finite import describe, first_non_finite, in_all
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -120,7 +123,17 @@ def read_sequences_npz(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
         )
     labels = [str(v).strip() for v in y.tolist()]
     _need_two_classes(path, labels)
-    sequences = [X[k, : lengths[k]].astype(np.float32) for k in range(n)]
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, reported below
+        values = X.astype(np.float32)
+    inside = np.arange(steps) < lengths[:, None]  # (N, T): the padding after a length is unread
+    found = first_non_finite(values, inside[:, :, None])
+    if found:
+        (k, t, c), count = found
+        raise ValueError(
+            f"{path}: X[{k}] has {describe(X[k, t, c])} at step {t}, channel {c} "
+            f"(sequences must be finite{in_all(count)})"
+        )
+    sequences = [values[k, : lengths[k]] for k in range(n)]
     return sequences, labels
 
 
@@ -141,7 +154,7 @@ def read_sequences_long_csv(
     ]
     if not features:
         raise ValueError(f"{path} has no feature columns besides the id, time and label")
-    steps: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
+    keys, times, values = [], [], []  # one per row
     labels: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         key, label = row[id_column], (row[label_column] or "").strip()
@@ -153,11 +166,48 @@ def read_sequences_long_csv(
                 f"({labels[key]!r} -> {label!r})"
             )
         try:
-            steps[key].append((float(row[time_column]), [float(row[c]) for c in features]))
+            time, row_values = float(row[time_column]), [float(row[c]) for c in features]
         except (TypeError, ValueError):
             raise ValueError(f"{path}, line {line}: time and features must be numbers") from None
+        keys.append(key)
+        times.append(time)
+        values.append(row_values)
+    _check_long_finite(path, keys, np.array(times), np.array(values), time_column, features)
+    steps: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
+    for key, time, row_values in zip(keys, times, values, strict=True):
+        steps[key].append((time, row_values))
     order = list(steps)
     sequences = [np.array([v for _, v in sorted(steps[k])], dtype=np.float32) for k in order]
     label_list = [labels[k] for k in order]
     _need_two_classes(path, label_list)
     return sequences, label_list
+
+
+def _check_long_finite(
+    path: Path,
+    keys: list[str],
+    times: np.ndarray,
+    values: np.ndarray,
+    time_column: str,
+    features: list[str],
+) -> None:
+    """A long-format CSV's times (R,) and features (R, C), one row per line, must be
+    finite (the features also as float32, which is what the model reads)."""
+    found = first_non_finite(times)
+    if found:
+        (r,), _ = found
+        raise ValueError(
+            f"{path}, line {r + 2}: sequence {keys[r]!r} has time {describe(times[r])} "
+            f"(the time column {time_column!r} must hold finite numbers)"
+        )
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, reported below
+        found = first_non_finite(values.astype(np.float32))
+    if found:
+        (r, c), count = found
+        key, time = keys[r], times[r]
+        step = int(np.count_nonzero((np.array(keys) == key) & (times < time)))
+        raise ValueError(
+            f"{path}, line {r + 2}: sequence {key!r} has {describe(values[r, c])} at step "
+            f"{step} ({time_column} = {time:g}), column {features[c]!r} "
+            f"(sequences must be finite{in_all(count)})"
+        )

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.files import need_columns, read_rows
+from rnnkit.data.finite import describe, first_non_finite, in_all
 
 #: Frequencies, their nominal length in days (to recognise them) and default season.
 FREQUENCIES = {"D": (1, 7), "W": (7, 52), "M": (30.4, 12), "Q": (91.3, 4), "Y": (365.25, 1)}
@@ -174,7 +175,8 @@ def read_series_csv(
 ) -> TimeSeries:
     """A CSV (or TSV) with a time column, one or more target columns and optional
     past-covariate columns. Rows may come in any order; missing periods and empty cells
-    become NaN. ``targets`` defaults to every other column."""
+    become NaN (gaps); a NaN or infinity written in a cell is a ValueError naming its time
+    stamp and column. ``targets`` defaults to every other column."""
     path = Path(path)
     header, rows = read_rows(path)
     targets = targets or [c for c in header if c != time_column and c not in (covariates or [])]
@@ -192,6 +194,7 @@ def read_series_csv(
         implied.add(frequency)
     columns = [*targets, *covariates]
     numbers = np.full((len(rows), len(columns)), np.nan)
+    given = np.zeros(numbers.shape, dtype=bool)  # False: an empty cell, a gap
     for line, row in enumerate(rows, start=2):
         for k, column in enumerate(columns):
             text = (row[column] or "").strip()
@@ -202,6 +205,9 @@ def read_series_csv(
                     raise ValueError(
                         f"{path}, line {line}, column {column!r}: {text!r} is not a number"
                     ) from None
+                given[line - 2, k] = True
+    stamps = [row[time_column].strip() for row in rows]
+    _check_finite(path, numbers, given, stamps, columns, len(targets))
     dates = np.array(dates)
     order = np.argsort(dates, kind="stable")
     dates, numbers = dates[order], numbers[order]
@@ -216,6 +222,30 @@ def read_series_csv(
         path.stem, times, values[:, : len(targets)], targets, frequency,
         season or FREQUENCIES[frequency][1], values[:, len(targets) :], covariates,
     )  # fmt: skip
+
+
+def _check_finite(
+    path: Path,
+    numbers: np.ndarray,
+    given: np.ndarray,
+    stamps: list[str],
+    columns: list[str],
+    targets: int,
+) -> None:
+    """The values written in a series CSV (``numbers`` (R, C) where ``given``; R rows with
+    time stamps ``stamps``, the first ``targets`` columns the targets) must be finite: a
+    missing value is an empty cell, not the text "nan"."""
+    found = first_non_finite(numbers, given)
+    if found:
+        (r, k), count = found
+        value = numbers[r, k]
+        missing = "leave the cell empty to mark a missing value"
+        why = missing if np.isnan(value) else "values must be finite"
+        role = "target" if k < targets else "covariate"
+        raise ValueError(
+            f"{path}, line {r + 2}: {role} {columns[k]!r} is {describe(value)} at "
+            f"{stamps[r]} ({why}{in_all(count)})"
+        )
 
 
 def check_target(column: np.ndarray, what: str) -> None:

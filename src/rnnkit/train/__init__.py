@@ -6,12 +6,19 @@ a kill, metrics in the run directory, and gradient-flow diagnostics
 from rnnkit.train.batches import SequenceChunk, sequence_batches, shuffled_batches, stream_batches
 from rnnkit.train.best_epoch import BestEpoch
 from rnnkit.train.checkpoint import CheckpointError, load_latest, save_checkpoint
-from rnnkit.train.trainer import NonFiniteTraining, TrainConfig, Trainer, TrainResult
+from rnnkit.train.trainer import (
+    NonFiniteTraining,
+    NoTrainingStep,
+    TrainConfig,
+    Trainer,
+    TrainResult,
+)
 
 __all__ = [
     "BestEpoch",
     "CheckpointError",
     "SequenceChunk",
+    "NoTrainingStep",
     "NonFiniteTraining",
     "TrainConfig",
     "TrainResult",

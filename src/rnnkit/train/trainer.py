@@ -96,6 +96,16 @@ class NonFiniteTraining(RuntimeError):
     """Too many non-finite losses or gradients in a row."""
 
 
+class NoTrainingStep(ValueError):
+    """``fit`` ended, or stopped, without one optimiser step: the model is as initialised,
+    and nothing should be saved as if trained. A ValueError (the CLI's one-line error):
+    the usual cause is NaN or infinity in the data."""
+
+
+class NonFiniteFromTheStart(NonFiniteTraining, NoTrainingStep):
+    """Too many non-finite losses or gradients in a row before any step was taken."""
+
+
 class Trainer:
     def __init__(
         self,
@@ -133,6 +143,7 @@ class Trainer:
         factor = lr_factor(config.schedule, config.warmup_steps, total, elapsed)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.step = self.epoch = self.batch_in_epoch = self.bad_in_a_row = 0
+        self.batches_run = 0  # by this fit() call, stepped or skipped
         self.best_metric: float | None = None
         self.epochs_without_improvement = 0
 
@@ -147,16 +158,21 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> TrainResult:
         """Train for ``config.epochs`` (or the time budget); with ``resume``, continue from
-        the newest readable checkpoint in the run directory, if any."""
+        the newest readable checkpoint in the run directory, if any (with none, start
+        afresh, dropping the metrics of whatever run was there).
+
+        Raises ``NoTrainingStep`` (a ValueError), and writes no final checkpoint, when the
+        run has taken no optimiser step at all, this call included."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = resume and self._restore()
         if not resumed:
             seed_everything(self.config.seed)
         self.metrics = MetricsLog(
-            self.run_dir, self.config.tensorboard, self.step if resumed else None
+            self.run_dir, self.config.tensorboard, self.step if resume else None
         )
-        if resumed:
+        if resume:  # without a checkpoint: from (0, 0), so every old record goes
             self.metrics.forget_after(self.epoch, self.batch_in_epoch)
+        self.batches_run = 0
         try:
             self.started = time.monotonic()
             stopped = "epochs"
@@ -164,10 +180,21 @@ class Trainer:
                 stopped = self._run_epoch()
                 if stopped == "epochs":
                     stopped = self._end_epoch()
+            if self.step == 0:
+                raise NoTrainingStep(self._why_no_step(resumed))
             self._checkpoint()
         finally:
             self.metrics.close()
         return TrainResult(self.step, self.epoch, stopped, self.best_metric)
+
+    def _why_no_step(self, resumed: bool) -> str:
+        if self.batches_run == 0:
+            where = "the resumed run had no batch left" if resumed else "there was no batch"
+            return f"no optimiser step was taken: {where} to train on"
+        return (
+            f"no optimiser step was taken: all {self.batches_run} batches were skipped because "
+            "their loss or gradients were not finite; check the data for NaN or infinity"
+        )
 
     def _run_epoch(self) -> str:
         batches = self.batches(self.epoch)
@@ -225,6 +252,7 @@ class Trainer:
         self.state = _detached(state)
         self.optimizer.zero_grad(set_to_none=True)
         self.batch_in_epoch += 1
+        self.batches_run += 1
         # epoch, batch: where the run stands after this record (batches done in the epoch).
         record = {
             "step": self.step, "epoch": self.epoch, "batch": self.batch_in_epoch,
@@ -232,6 +260,12 @@ class Trainer:
             "lr": self.scheduler.get_last_lr()[0], "skipped": not finite,
         }  # fmt: skip
         self.metrics.write(record)
+        if self.bad_in_a_row >= self.config.max_bad_steps and self.step == 0:
+            raise NonFiniteFromTheStart(
+                f"no optimiser step was taken: stopped after {self.bad_in_a_row} non-finite "
+                "losses or gradients in a row from the first batch; check the data for NaN or "
+                "infinity"
+            )
         if self.bad_in_a_row >= self.config.max_bad_steps:
             raise NonFiniteTraining(
                 f"stopped after {self.bad_in_a_row} non-finite losses or gradients in a row "
