@@ -16,7 +16,14 @@ from rnnkit.data import Tokenizer, load_data
 from rnnkit.models import LanguageModel
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import bits_per_token
-from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import (
+    begin_training,
+    check_run,
+    load_run,
+    load_weights,
+    prepare_run,
+    save_run,
+)
 from rnnkit.train import TrainConfig, Trainer, stream_batches
 
 
@@ -75,6 +82,7 @@ def train_language_model(
     ids = torch.tensor(tokenizer.encode(corpus.train), dtype=torch.int64)
     valid = torch.tensor(tokenizer.encode(corpus.valid[: config.validate_chars]), dtype=torch.int64)
     settings = asdict(config)
+    begin_training(out, "charlm", settings, {"tokens": tokenizer.tokens}, resume)
     model = build_model(settings, len(tokenizer))
     batches = stream_batches((ids[:-1], ids[1:]), config.batch_size, config.steps)
 

@@ -18,7 +18,14 @@ from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embedding
 from rnnkit.models import POOLINGS, SequenceClassifier
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
-from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import (
+    begin_training,
+    check_run,
+    load_run,
+    load_weights,
+    prepare_run,
+    save_run,
+)
 from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
 
@@ -108,6 +115,8 @@ def train_classifier(
     train_x = _inputs(config.task, data.train, tokenizer, scale)
     valid_x = _inputs(config.task, data.valid, tokenizer, scale)
     settings = asdict(config)
+    made = {"tokens": tokenizer.tokens if tokenizer else [], "classes": data.classes}
+    begin_training(out, config.task, settings, made, resume)
     if config.pretrained:
         if config.task != "sentiment":
             raise ValueError("--pretrained initialises word embeddings: it is for sentiment")

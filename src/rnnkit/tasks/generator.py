@@ -21,7 +21,14 @@ from rnnkit.cells import CELLS
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.models.conditional_generator import ConditionalGenerator
 from rnnkit.tasks.interface import Predictor, Task
-from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import (
+    begin_training,
+    check_run,
+    load_run,
+    load_weights,
+    prepare_run,
+    save_run,
+)
 from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -93,6 +100,8 @@ def train_generator(config: GeneratorConfig, out: Path, resume: bool, overwrite:
     classes = len(data.classes)
     train, valid = _sequences(tokenizer, data.train), _sequences(tokenizer, data.valid)
     settings = asdict(config)
+    made = {"tokens": tokenizer.tokens, "classes": data.classes}
+    begin_training(out, "generator", settings, made, resume)
     model = build_model(settings, len(tokenizer), classes)
 
     def batches(epoch: int):

@@ -2,6 +2,7 @@
 and its weights, each written atomically and read without unpickling anything.
 
     run/task.json            {"task": ..., "config": {...}, "extra": {...}}
+    run/settings.json        what the run trains, written as it starts (see begin_training)
     run/tokenizer.json       (tasks on text)
     run/model.safetensors    the weights (safetensors: tensors only, no code)
     run/metrics.jsonl, run/ckpt-*.pt   the trainer's log and checkpoints
@@ -21,6 +22,9 @@ from rnnkit.data import Tokenizer
 from rnnkit.train.files import write_atomic
 
 TASK_FILE, TOKENIZER_FILE, WEIGHTS_FILE = "task.json", "tokenizer.json", "model.safetensors"
+SETTINGS_FILE = "settings.json"
+#: What a resumed run may change: how long it trains, not what it trains.
+RESUMABLE = ("epochs", "time_budget", "patience")
 
 
 def prepare_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
@@ -53,6 +57,50 @@ def check_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
         )
     if existing and existing["task"] != task:
         raise ValueError(f"--resume: {path} holds a {existing['task']} run, not {task}")
+
+
+def begin_training(
+    path: Path, task: str, config: dict[str, Any], made: dict[str, Any], resume: bool
+) -> None:
+    """Record what a new run trains in settings.json: its ``config`` and what its data
+    ``made`` (the tokens, the classes). With ``--resume``, what is given now must be what
+    the run was started with, but for ``RESUMABLE`` settings: otherwise a ValueError
+    names each difference, before anything is read from or written to the run."""
+    current = json.loads(json.dumps({"task": task, "config": config, "made": made}))
+    file = path / SETTINGS_FILE
+    if resume and (file.exists() or (path / TASK_FILE).exists()):
+        started = _read_json(file) if file.exists() else {**_read_task(path), "made": {}}
+        differences = _differences(started, current)
+        if differences:
+            raise ValueError(
+                f"--resume: {path} was started with other settings: {'; '.join(differences)}. "
+                "Resume with the run's settings, or start a new run (another --out, or "
+                "--overwrite)"
+            )
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    _write_json(file, current)
+
+
+def _differences(started: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    config, given = started.get("config", {}), current["config"]
+    found = [
+        f"--{key.replace('_', '-')} {_shown(config.get(key))} (given {_shown(given.get(key))})"
+        for key in sorted(set(config) | set(given))
+        if key not in RESUMABLE and config.get(key) != given.get(key)
+    ]
+    for key, before in started.get("made", {}).items():
+        now = current["made"].get(key)
+        if before != now:
+            new = [v for v in now or [] if v not in before] if isinstance(before, list) else []
+            gone = [v for v in before if v not in (now or [])] if isinstance(before, list) else []
+            detail = ", ".join([*(f"new {v!r}" for v in new[:5]), *(f"no {v!r}" for v in gone[:5])])
+            found.append(f"the data gives other {key} ({detail or 'in another order'})")
+    return found
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list)) or value is None else str(value)
 
 
 def save_run(
@@ -119,6 +167,13 @@ def _read_task(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ValueError(f"{path / TASK_FILE} is damaged: not a task file rnnkit wrote") from None
     return run
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise ValueError(f"{path} is damaged: not a file rnnkit wrote") from None
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -16,7 +16,14 @@ from rnnkit.data.pairs import Example, load_pairs
 from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, Seq2Seq
 from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.metrics import sequence_error_rates
-from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+from rnnkit.tasks.run import (
+    begin_training,
+    check_run,
+    load_run,
+    load_weights,
+    prepare_run,
+    save_run,
+)
 from rnnkit.train import BestEpoch, TrainConfig, Trainer
 
 TASKS = ("g2p", "seq2seq")
@@ -130,6 +137,8 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
     config.source_tokens, config.target_tokens = data.source_kind, data.target_kind
     source, target = fit_tokenizers(config, data.train)
     settings = asdict(config)
+    made = {"source tokens": source.tokens, "target tokens": target.tokens}
+    begin_training(out, config.task, settings, made, resume)
     model = build_model(settings, len(source), len(target))
 
     def loss(model, batch):
