@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+import rnnkit
 from rnnkit.cli import main
 
 SMALL = ["--hidden", "8", "--epochs", "3", "--horizon", "6", "--window", "12", "--quiet"]
@@ -147,3 +148,14 @@ def test_bad_forecast_options_are_one_line_errors(tmp_path, capsys, option, mess
         main(["train", "forecast", "--out", str(tmp_path / "run"), *option])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and not (tmp_path / "run").exists()
+
+
+def test_load_forecasts_what_the_cli_prints(capsys, existing_run):
+    out, _ = existing_run
+    forecast = rnnkit.load(out).forecast(horizon=3)
+    assert forecast.central.shape == (3, 1) and forecast.series.targets == ["sales"]
+    assert (forecast.lower < forecast.central).all() and (forecast.central < forecast.upper).all()
+    status, text, _ = _run(capsys, "forecast", out, "--horizon", "3")
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert status == 0 and [r[0] for r in rows] == [str(t) for t in forecast.times]
+    assert [float(r[1]) for r in rows] == pytest.approx(forecast.central[:, 0], rel=1e-5)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+import rnnkit
 from rnnkit.cli import main
 from rnnkit.tasks.generator import GeneratorConfig, train_generator
 
@@ -76,3 +77,13 @@ def test_generate_errors(trained, capsys, tmp_path):
     status, _, err = _run(capsys, "train", "generator", "--data", missing, "--out", out,
                           "--overwrite", *SMALL)  # fmt: skip
     assert status == 2 and "does not exist" in err and (out / "task.json").exists()
+
+
+def test_load_generates_what_the_cli_prints(trained, capsys):
+    _, out, _ = trained
+    model = rnnkit.load(out)
+    assert model.task == "generator" and model.classes == ["neg", "pos"]
+    sentences = model.generate("pos", count=3, temperature=0.2, seed=1)
+    status, text, _ = _run(capsys, "generate", out, "--condition", "pos", "--count", "3",
+                           "--temperature", "0.2", "--seed", "1")  # fmt: skip
+    assert status == 0 and text.splitlines() == sentences

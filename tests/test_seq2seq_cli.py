@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli import main
 from rnnkit.data.pairs import load_pairs
 from rnnkit.tasks import seq2seq as task
@@ -124,3 +125,12 @@ def test_g2p_reads_cmudict_letters_to_phonemes(monkeypatch, tmp_path):
     source, target = task.fit_tokenizers(config, [("Read", ["R IY D"])])
     assert source.encode("READ") == source.encode("read")  # spellings are lower-cased
     assert target.encode("R IY D") == [target.index[p] for p in ("R", "IY", "D")]
+
+
+def test_load_translates_what_the_cli_prints(trained, capsys):
+    _, out = trained
+    translation = rnnkit.load(out).translate("abcd", beam=1)
+    assert translation.source == list("abcd")
+    assert translation.attention.shape == (len(translation.output), 4)
+    status, text, _ = _run(capsys, "translate", out, "abcd", "--beam", "1")
+    assert status == 0 and text.strip() == f"abcd -> {translation.text}"

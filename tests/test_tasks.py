@@ -159,6 +159,8 @@ def test_charlm_generates_from_a_prime_and_names_unseen_characters(tmp_path, cap
         and first.startswith("ROMEO:")
         and len(first) == len("ROMEO:") + 40 + 1
     )
+    model = rnnkit.load(out)  # the same sample through the Python API
+    assert model.generate("ROMEO:", 40, temperature=0.8, seed=3) == first.rstrip("\n")
     status, _, err = _run(capsys, "generate", out, "--prime", "ROMEO: ¿Zé?")
     assert status == 2 and "characters never seen in training: '?''Z''¿''é'" in err
 

@@ -63,6 +63,24 @@ def read_labelled_text(
     return texts, labels
 
 
+def read_texts(path: str | Path, text_column: str = "text") -> tuple[list[str], list[str]]:
+    """Texts to predict: a CSV/TSV file's ``text_column``, or every non-empty line of any
+    other (UTF-8) file. -> (texts, the line each one is on)."""
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".tsv", ".tab"):
+        header, rows = read_rows(path)
+        need_columns(path, header, text_column)
+        lines = [(line, (row.get(text_column) or "").strip()) for line, row in enumerate(rows, 2)]
+    elif path.is_file() and not path.read_bytes().strip():
+        raise ValueError(f"{path} holds no text to predict")
+    else:
+        lines = list(enumerate(read_corpus(path).splitlines(), start=1))
+    texts = [(str(line), text.strip()) for line, text in lines if text.strip()]
+    if not texts:
+        raise ValueError(f"{path} holds no text to predict")
+    return [text for _, text in texts], [line for line, _ in texts]
+
+
 def _need_two_classes(path: Path, labels: list[str]) -> None:
     classes = sorted(set(labels))
     if len(classes) < 2:
@@ -87,9 +105,13 @@ def read_corpus(path: str | Path) -> str:
     return text
 
 
-def read_sequences_npz(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
+def read_sequences_npz(
+    path: str | Path, labelled: bool = True
+) -> tuple[list[np.ndarray], list[str]]:
     """``X`` (N, T, C) padded floats, ``lengths`` (N,) ints in [1, T], ``y`` (N,) integer
-    or string labels; loaded with ``allow_pickle=False``. -> ((T_i, C) arrays, labels)."""
+    or string labels; loaded with ``allow_pickle=False``. -> ((T_i, C) arrays, labels).
+    Not ``labelled`` (to predict): ``y`` is not read, ``lengths`` may be left out (all T
+    long), and each sequence's index takes the place of its label."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file {path} does not exist")
@@ -102,13 +124,15 @@ def read_sequences_npz(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
         ) from None
     except Exception as error:  # noqa: BLE001 - a damaged or foreign file: say so in one line
         raise ValueError(f"{path} is not a readable .npz file: {error}") from None
-    missing = [k for k in ("X", "lengths", "y") if k not in arrays]
+    missing = [k for k in ("X", "lengths", "y") if k not in arrays and (labelled or k == "X")]
     if missing:
         raise ValueError(f"{path} has no array {', '.join(missing)}; it holds {sorted(arrays)}")
-    X, lengths, y = arrays["X"], arrays["lengths"], arrays["y"]
+    X = arrays["X"]
     if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{path}: X must be a numeric (N, T, C) array, got {X.dtype} {X.shape}")
     n, steps = X.shape[:2]
+    lengths = arrays.get("lengths", np.full(n, steps))
+    y = arrays["y"] if labelled else np.arange(n)
     if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer):
         raise ValueError(
             f"{path}: lengths must be (N,) = ({n},) integers, got {lengths.dtype} {lengths.shape}"
@@ -122,7 +146,8 @@ def read_sequences_npz(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
             f"{path}: sequence {k} has length {int(lengths[k])}; lengths must be in [1, T={steps}]"
         )
     labels = [str(v).strip() for v in y.tolist()]
-    _need_two_classes(path, labels)
+    if labelled:
+        _need_two_classes(path, labels)
     with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, reported below
         values = X.astype(np.float32)
     inside = np.arange(steps) < lengths[:, None]  # (N, T): the padding after a length is unread
@@ -143,12 +168,16 @@ def read_sequences_long_csv(
     time_column: str,
     label_column: str,
     feature_columns: list[str] | None = None,
+    labelled: bool = True,
 ) -> tuple[list[np.ndarray], list[str]]:
     """One row per (sequence, time step): features in columns (all the others by default),
-    the label constant within a sequence. -> ((T_i, C) arrays in time order, labels)."""
+    the label constant within a sequence. -> ((T_i, C) arrays in time order, labels).
+    Not ``labelled`` (to predict): a label column is not needed (nor read as a feature),
+    and each sequence's id takes the place of its label."""
     path = Path(path)
     header, rows = read_rows(path)
-    need_columns(path, header, id_column, time_column, label_column, *(feature_columns or []))
+    needed = (id_column, time_column, *([label_column] if labelled else []))
+    need_columns(path, header, *needed, *(feature_columns or []))
     features = feature_columns or [
         c for c in header if c not in (id_column, time_column, label_column)
     ]
@@ -157,10 +186,10 @@ def read_sequences_long_csv(
     keys, times, values = [], [], []  # one per row
     labels: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
-        key, label = row[id_column], (row[label_column] or "").strip()
-        if not label:
+        key, label = row[id_column], (row.get(label_column) or "").strip()
+        if labelled and not label:
             raise ValueError(f"{path}, line {line}: the label ({label_column!r}) is empty")
-        if labels.setdefault(key, label) != label:
+        if labelled and labels.setdefault(key, label) != label:
             raise ValueError(
                 f"{path}, line {line}: sequence {key!r} changes label "
                 f"({labels[key]!r} -> {label!r})"
@@ -178,6 +207,8 @@ def read_sequences_long_csv(
         steps[key].append((time, row_values))
     order = list(steps)
     sequences = [np.array([v for _, v in sorted(steps[k])], dtype=np.float32) for k in order]
+    if not labelled:
+        return sequences, order
     label_list = [labels[k] for k in order]
     _need_two_classes(path, label_list)
     return sequences, label_list

@@ -14,6 +14,7 @@ from torch.nn.functional import cross_entropy
 
 from rnnkit.arguments import add_model_options, positive
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
+from rnnkit.data.files import read_sequences_long_csv, read_sequences_npz, read_texts
 from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embeddings
 from rnnkit.models import POOLINGS, SequenceClassifier
 from rnnkit.tasks.interface import Predictor, Task
@@ -222,6 +223,25 @@ class ClassifierPredictor(Predictor):
         if not inputs:
             raise ValueError("inputs is empty: there is nothing to predict")
         return _probabilities(self.model, self.encode(inputs))
+
+    def predict_file(self, path: str | Path) -> tuple[list[str], list, list[Prediction]]:
+        """Every input of a file -> (each one's name, the inputs, their predictions).
+        Sentiment: a CSV/TSV file's text column (the run's ``--text-column``) or the lines
+        of a text file, named by line number. Seqclass: an .npz's ``X`` (``lengths``
+        optional), named by index, or a long-format CSV (the run's id and time columns),
+        named by id."""
+        path = Path(path)
+        columns = self.config["columns"]
+        if self.tokenizer is not None:
+            inputs, names = read_texts(path, columns.get("text_column", "text"))
+        elif path.suffix.lower() == ".npz":
+            inputs, names = read_sequences_npz(path, labelled=False)
+        else:
+            inputs, names = read_sequences_long_csv(
+                path, columns["id_column"], columns["time_column"], columns["label_column"],
+                labelled=False,
+            )  # fmt: skip
+        return names, inputs, self.predict(list(inputs))
 
     def trace(self, x) -> Trace:
         """The prediction after every word of a text, or every step of a sequence."""

@@ -13,6 +13,8 @@ rnnkit translate DIR "recurrent" ... (rnnkit.tasks.seq2seq_commands)
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 from pathlib import Path
 
 from rnnkit.arguments import positive
@@ -70,11 +72,19 @@ def add_commands(commands) -> None:
     generate.add_argument("--top-k", type=positive, default=None)
     generate.add_argument("--top-p", type=float, default=None)
     generate.add_argument("--seed", type=int, default=None)
-    predict = commands.add_parser("predict", help="classify a text with a sentiment model")
+    predict = commands.add_parser(
+        "predict",
+        help="classify a text, or every input of a file, with a sentiment or seqclass model",
+        description="Either one TEXT (sentiment) or --input FILE: a CSV/TSV (the run's text "
+        "column) or a text file (a text per line) for sentiment, an .npz (X, lengths "
+        "optional) or a long-format CSV for seqclass; written as CSV.",
+    )
     predict.add_argument("run", type=Path)
-    predict.add_argument("text")
+    predict.add_argument("text", nargs="?", default=None)
     predict.add_argument("--trace", action="store_true", help="the prediction after every word")
     predict.add_argument("--plot", type=Path, default=None, help="draw the trace into this PNG")
+    predict.add_argument("--input", type=Path, default=None, help="predict every input of a file")
+    predict.add_argument("--output", type=Path, default=None, help="the CSV (default: stdout)")
     forecast_commands.add_forecast_command(commands)
     seq2seq_commands.add_translate_command(commands)
 
@@ -102,6 +112,14 @@ def generate(args: argparse.Namespace, predictor) -> str:
 
 
 def predict(args: argparse.Namespace, predictor) -> str:
+    if (args.text is None) == (args.input is None):
+        raise ValueError("predict takes either a TEXT or --input FILE (one of them)")
+    if args.input is not None:
+        if args.trace or args.plot:
+            raise ValueError("--trace and --plot are for one TEXT, not --input")
+        return _predict_file(args, predictor)
+    if predictor.task != "sentiment":
+        raise ValueError(f"{args.run} is a {predictor.task} model: pass its sequences as --input")
     trace = predictor.trace(args.text)
     final = trace.probabilities[-1]
     best = int(final.argmax())
@@ -115,6 +133,27 @@ def predict(args: argparse.Namespace, predictor) -> str:
         _plot_trace(args.plot, args.text, trace)
         lines.append(f"trace drawn in {args.plot}")
     return "\n".join(lines)
+
+
+def _predict_file(args: argparse.Namespace, predictor) -> str:
+    """Every input of ``--input`` -> CSV: its name, (its text,) the label, P(each class)."""
+    from rnnkit.train.files import write_atomic
+
+    names, inputs, predictions = predictor.predict_file(args.input)
+    texts = predictor.task == "sentiment"
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    name = "line" if texts else "sequence"
+    header = [name, *(["text"] if texts else []), "label"]
+    writer.writerow(header + [f"p_{c}" for c in predictor.classes])
+    for key, x, prediction in zip(names, inputs, predictions, strict=True):
+        probabilities = [f"{p:.6f}" for p in prediction.probabilities.values()]
+        writer.writerow([key, *([x] if texts else []), prediction.label, *probabilities])
+    if args.output is None:
+        return table.getvalue().rstrip("\n")
+    text = table.getvalue().encode()
+    write_atomic(args.output, lambda f: f.write(text))
+    return f"{len(names)} predictions written to {args.output}"
 
 
 def _plot_trace(path: Path, text: str, trace) -> None:
