@@ -34,6 +34,7 @@ def test_api_reference_builds_strictly(tmp_path):
         "api/models/index.html": 'id="rnnkit.models.Seq2Seq"',
         "api/train/index.html": 'id="rnnkit.train.TrainConfig"',
         "api/data/index.html": 'id="rnnkit.data.Tokenizer"',
+        "api/tasks/index.html": 'id="rnnkit.tasks.registry.load"',
     }
     for page, text in expected.items():
         path = site / page

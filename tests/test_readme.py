@@ -1,5 +1,7 @@
 """The README's code runs as written: its Python blocks, in order, in one namespace, with
-only the data they leave to the reader defined here."""
+only the data they leave to the reader defined here. (Blocks fenced ```py need trained
+runs; what they show is tested with runs trained on tiny data: tests/test_predict_files.py
+and the task tests.)"""
 
 from __future__ import annotations
 
