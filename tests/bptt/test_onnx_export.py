@@ -149,18 +149,6 @@ def test_graph_holds_onnx_recurrent_nodes(exported):
     assert domains <= {"", "ai.onnx"}, f"non-standard op domains {domains}"
 
 
-def test_lengths_are_a_clear_error(monkeypatch):
-    monkeypatch.setattr(engine, "exporting_to_onnx", lambda: True)
-    lstm = rnn.LSTM(INPUT, HIDDEN)
-    weights = CellWeights(lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
-    state0 = (torch.zeros(2, HIDDEN), torch.zeros(2, HIDDEN))
-    with pytest.raises(ValueError, match="lengths cannot be exported to ONNX"):
-        engine.run_pointwise(
-            lstm.pointwise, weights, (), lstm.regularisers, False, "l0",
-            torch.randn(5, 2, INPUT), state0, [5, 3],
-        )  # fmt: skip
-
-
 def test_zoo_cells_and_projections_become_a_scan(monkeypatch):
     """A layer-norm LSTM is not a plain LSTM, and ONNX's LSTM has no projection: both go
     to the scan (``rnnkit.bptt.scan_export``, unrolled here at a fixed T), never to an

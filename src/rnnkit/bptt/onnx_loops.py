@@ -22,7 +22,7 @@ Gate blocks, torch -> ONNX (each block H rows):
 
 The reordering is plain torch ops (Slice, Concat) on the parameters, which the exporter's
 optimizer folds into the initializers. ONNX's LSTM has no output projection (torch's
-``proj_size``, ``weight_hr``): that, and padded ``lengths``, are not exported.
+``proj_size``, ``weight_hr``): such a layer becomes a Scan (``scan_export``).
 """
 
 from __future__ import annotations
@@ -54,13 +54,19 @@ ONNX_RECURRENCES: dict[str, OnnxRecurrence] = {
 
 
 def onnx_recurrent(
-    pointwise_name: str, x: Tensor, weights: CellWeights, state0: tuple[Tensor, ...]
+    pointwise_name: str,
+    x: Tensor,
+    weights: CellWeights,
+    state0: tuple[Tensor, ...],
+    lengths: Tensor | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """One direction of one layer as an ONNX LSTM / GRU / RNN node.
 
-    x (T, B, I), state0 ((h0,) or (h0, c0), each (B, H)) -> (y (T, B, H), final state,
-    same structure as state0). Only meaningful inside ``torch.onnx.export(..., dynamo=True)``:
-    run eagerly, the symbolic node would give zeros, so that is refused.
+    x (T, B, I), state0 ((h0,) or (h0, c0), each (B, H)), lengths (B,) or None (ONNX's
+    ``sequence_lens``: y is zero past each length, the final state each sequence's own)
+    -> (y (T, B, H), final state, same structure as state0). Only meaningful inside
+    ``torch.onnx.export(..., dynamo=True)``: run eagerly, the symbolic node would give
+    zeros, so that is refused.
     """
     if not exporting_to_onnx():
         raise RuntimeError("onnx_recurrent builds an ONNX node: call it only during ONNX export")
@@ -81,10 +87,11 @@ def onnx_recurrent(
     r = _reorder(weights.weight_hh, recurrence.gate_order).unsqueeze(0)  # (1, G, H)
     b = _onnx_bias(weights, recurrence.gate_order)  # (1, 2G) or None
     initial = [s.unsqueeze(0) for s in state0]  # (1, B, H) each
+    sequence_lens = None if lengths is None else lengths.to(x.device, torch.int32)
     # Inputs by position: X, W, R, B, sequence_lens (none: every sequence is full), states.
     y, *finals = torch.onnx.ops.symbolic_multi_out(
         recurrence.op_type,
-        [x, w, r, b, None, *initial],
+        [x, w, r, b, sequence_lens, *initial],
         {"hidden_size": hidden, **recurrence.attrs},
         dtypes=[x.dtype] * (1 + len(state0)),
         shapes=[(steps, 1, batch, hidden)] + [(1, batch, hidden)] * len(state0),

@@ -51,16 +51,11 @@ def _for_onnx(pointwise, weights, params, regularisers, training, x, state0, len
     """ONNX knows neither rnnkit's ops nor a Python loop: the plain cells become ONNX's
     own LSTM/GRU/RNN nodes (``rnnkit.bptt.onnx_loops``), the others a Scan over their
     step (``rnnkit.bptt.scan_export``)."""
-    if lengths is not None:
-        raise ValueError(
-            "lengths cannot be exported to ONNX: export the module without lengths "
-            "(every sequence running all T steps)"
-        )
     if training and regularisers.in_loop(training):
         raise ValueError("export a model in eval mode: recurrent dropout acts in training only")
     if type(pointwise) in PLAIN and not regularisers.zoneout and weights.weight_hr is None:
-        return onnx_recurrent(pointwise.name, x, weights, state0)
-    return scan_recurrent(pointwise, weights, params, x, state0, regularisers.zoneout)
+        return onnx_recurrent(pointwise.name, x, weights, state0, lengths)
+    return scan_recurrent(pointwise, weights, params, x, state0, regularisers.zoneout, lengths)
 
 
 def run_sequence_cell(

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnnkit.exporting import exporting_to_onnx
 from rnnkit.layers.validation import check_lengths
 
 # (x (T, B, I) sorted by length, state0, lengths (B,) sorted in decreasing order or None)
@@ -84,7 +85,8 @@ def run_direction(
     """Run one direction of one layer on time-major ``x`` with any batch order.
 
     The engine wants sequences sorted by decreasing length; this sorts them (stably),
-    reverses each one within its length if ``reverse``, and undoes both afterwards.
+    reverses each one within its length if ``reverse``, and undoes both afterwards. (For
+    ONNX export nothing is sorted: its loops take the lengths in any order.)
     """
     if (
         lengths is not None
@@ -99,8 +101,8 @@ def run_direction(
         x = x.masked_fill(padding.unsqueeze(2).to(x.device), 0)
     if reverse:
         x = reverse_within(x, lengths)
-    if lengths is None:
-        y, state = run(x, state0, None)
+    if lengths is None or exporting_to_onnx():  # ONNX's loops take any order (and no sort)
+        y, state = run(x, state0, lengths)
     else:
         order = torch.sort(lengths, descending=True, stable=True).indices
         restore = torch.argsort(order)
