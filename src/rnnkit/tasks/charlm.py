@@ -14,6 +14,7 @@ from torch.nn.functional import cross_entropy
 from rnnkit.arguments import add_model_options, positive
 from rnnkit.data import Tokenizer, load_data
 from rnnkit.models import LanguageModel
+from rnnkit.tasks.export import Graph, batch_and_time, flat_state, nested_state, state_names
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import bits_per_token
 from rnnkit.tasks.run import (
@@ -137,10 +138,50 @@ class LanguageModelPredictor(Predictor):
         new = self.model.generate(ids, length, temperature, top_k, top_p, generator, exclude=(0, 1))
         return prime + self.tokenizer.decode(new)
 
+    def graphs(self) -> list[Graph]:
+        """For ``rnnkit export``: (tokens (B, T), h_l0, c_l0, ... (B, H) each) -> (logits
+        (B, T, V), the state after the last step). T = 1 is one streaming step."""
+        return [language_model_graph(None, self.model, len(self.tokenizer))]
+
     def bits_per_char(self, text: str) -> float:
         """Mean bits per character of predicting each next character of ``text``."""
         ids = torch.tensor(self.tokenizer.encode(text), dtype=torch.int64)
         return bits_per_char(self.model, ids, lanes=1)  # one lane: the state runs through
+
+
+def language_model_graph(part: str | None, model: LanguageModel, vocabulary: int) -> Graph:
+    """A language model with its state as explicit inputs and outputs (and, given
+    ``offset`` (B, E), a vector added to every input embedding: the generator's)."""
+    batch, steps = batch_and_time()
+    cells = [layer.cell for layer in model.stack.layers]
+    inputs = {"tokens": torch.randint(2, vocabulary, (3, 16))}
+    if part is not None:
+        inputs["offset"] = 0.1 * torch.randn(3, model.embedding.embedding_dim)
+    for name, size in zip(state_names(cells, ""), _sizes(cells), strict=True):
+        inputs[name] = 0.1 * torch.randn(3, size)
+    dynamic = {name: {0: batch} for name in inputs} | {"tokens": {0: batch, 1: steps}}
+    outputs = ["logits", *state_names(cells, "next_")]
+    return Graph(part, _StateInOut(model, cells, part is not None), inputs, outputs, dynamic)
+
+
+def _sizes(cells: list) -> list[int]:
+    return [size for cell in cells for size in cell.state_sizes()]
+
+
+class _StateInOut(torch.nn.Module):
+    """(tokens[, offset], *state) -> (logits, *state after the last step)."""
+
+    def __init__(self, model: LanguageModel, cells: list, with_offset: bool) -> None:
+        super().__init__()
+        self.model, self.cells, self.with_offset = model, cells, with_offset
+
+    def forward(self, tokens: torch.Tensor, *rest: torch.Tensor):
+        offset, state = (rest[0], rest[1:]) if self.with_offset else (None, rest)
+        # LanguageModel's own forward: the generator's takes a condition instead.
+        logits, new = LanguageModel.forward(
+            self.model, tokens, nested_state(state, self.cells), offset
+        )
+        return (logits, *flat_state(new))
 
 
 def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:

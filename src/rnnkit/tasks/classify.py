@@ -17,6 +17,7 @@ from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.data.files import read_sequences_long_csv, read_sequences_npz, read_texts
 from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embeddings
 from rnnkit.models import POOLINGS, SequenceClassifier
+from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import classification_report, confusion, format_confusion
 from rnnkit.tasks.run import (
@@ -261,6 +262,19 @@ class ClassifierPredictor(Predictor):
         self._add_pretrained_words(texts)
         return _inputs(self.task, [(text, 0) for text in texts], self.tokenizer, None)
 
+    def graphs(self) -> list[Graph]:
+        """For ``rnnkit export``: (tokens (B, T) int64 | features (B, T, C) raw, lengths
+        (B,)) -> probabilities (B, K). Features are scaled inside, as ``predict`` does."""
+        batch, steps = batch_and_time()
+        lengths = torch.tensor([16, 5, 9])
+        if self.tokenizer is not None:
+            name, x = "tokens", torch.randint(2, len(self.tokenizer), (3, 16))
+        else:
+            name, x = "features", torch.randn(3, 16, len(self.scale["mean"]))
+        module = _ClassProbabilities(self.model, None if self.tokenizer else self.scale)
+        dynamic = {name: {0: batch, 1: steps}, "lengths": {0: batch}}
+        return [Graph(None, module, {name: x, "lengths": lengths}, ["probabilities"], dynamic)]
+
     def _is_single(self, inputs) -> bool:
         if self.tokenizer is not None:
             return isinstance(inputs, str)
@@ -282,6 +296,23 @@ class ClassifierPredictor(Predictor):
             self.model.inputs = torch.nn.Embedding.from_pretrained(
                 weight, freeze=True, padding_idx=0
             )
+
+
+class _ClassProbabilities(torch.nn.Module):
+    """(inputs, lengths) -> class probabilities; raw features scaled first."""
+
+    def __init__(self, model: SequenceClassifier, scale: dict | None) -> None:
+        super().__init__()
+        self.model = model
+        mean, std = ([0.0], [1.0]) if scale is None else (scale["mean"], scale["std"])
+        self.register_buffer("mean", torch.tensor(mean))
+        self.register_buffer("std", torch.tensor(std))
+        self.scaled = scale is not None
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        if self.scaled:
+            x = (x - self.mean) / self.std
+        return self.model(x, lengths).softmax(-1)
 
 
 def _text(x: object) -> str:

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from rnnkit.arguments import positive
 from rnnkit.tasks import forecast_commands, seq2seq_commands
+from rnnkit.tasks.export import FORMATS, export_graphs
 from rnnkit.tasks.registry import TASKS, task_of
 
-#: What each command on a trained run does with the run's predictor.
-RUN_COMMANDS = ("evaluate", "predict", "generate", "forecast", "translate")
+#: The commands on a trained run (``export`` takes every task's runs).
+RUN_COMMANDS = ("evaluate", "predict", "generate", "forecast", "translate", "export")
 
 
 def add_train_tasks(tasks) -> None:
@@ -38,9 +39,12 @@ def train(args: argparse.Namespace) -> str:
 
 def run_command(args: argparse.Namespace) -> str:
     """``rnnkit evaluate|predict|generate|forecast|translate RUN ...``."""
-    task = task_of(args.run, args.command)
+    task = task_of(args.run, None if args.command == "export" else args.command)
     if args.command == "evaluate":
         return task.evaluate(args.run, args.data)
+    if args.command == "export":
+        graphs = task.load(args.run).graphs()
+        return "\n".join(export_graphs(graphs, args.out, args.format, args.overwrite))
     handler = {"predict": predict, "generate": generate, "forecast": forecast_commands.forecast,
                "translate": seq2seq_commands.translate}[args.command]  # fmt: skip
     return handler(args, task.load(args.run))
@@ -87,6 +91,17 @@ def add_commands(commands) -> None:
     predict.add_argument("--output", type=Path, default=None, help="the CSV (default: stdout)")
     forecast_commands.add_forecast_command(commands)
     seq2seq_commands.add_translate_command(commands)
+    export = commands.add_parser(
+        "export",
+        help="write a trained run as ONNX (onnxruntime) or a torch.export program (.pt2)",
+        description="Batch and time stay dynamic. seq2seq/g2p write an encoder and a decoder "
+        "step (OUT.encoder.onnx, OUT.decoder_step.onnx), generator a start and a model; "
+        "each file is checked against the model before it is written.",
+    )
+    export.add_argument("run", type=Path, help="the run directory of rnnkit train")
+    export.add_argument("--format", choices=FORMATS, default="onnx")
+    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace existing files")
 
 
 def generate(args: argparse.Namespace, predictor) -> str:

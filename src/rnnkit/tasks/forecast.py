@@ -40,6 +40,7 @@ from rnnkit.data.windows import Scaler, window_starts
 from rnnkit.models.forecast_ensemble import ForecastEnsemble
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.baselines import seasonal_naive
+from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, widen
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
 from rnnkit.tasks.interface import Predictor
@@ -307,6 +308,15 @@ def calibrate(
     return np.maximum(factors, 1.0)
 
 
+def forecast_inputs(fitted: Fitted, series: TimeSeries, starts: np.ndarray, window: int) -> dict:
+    """The model's inputs for the windows of ``series`` beginning at ``starts``: past,
+    observed, covariates (N, W, ...) and calendar (N, W + H, F), transformed and scaled."""
+    horizon = fitted.model.horizon
+    model_series = replace(series, values=apply_transform(series.values, fitted.transform))
+    data = prepare(model_series, fitted.scaler, extra=horizon)
+    return windows(data, starts, window, horizon)
+
+
 def forecast_after(
     fitted: Fitted, series: TimeSeries, window: int, coverage_: float
 ) -> dict[str, np.ndarray]:
@@ -314,9 +324,7 @@ def forecast_after(
     central, lower, upper (H, K) in the series' units (with the log transform the central
     forecast is the median)."""
     model, scaler, horizon = fitted.model, fitted.scaler, fitted.model.horizon
-    model_series = replace(series, values=apply_transform(series.values, fitted.transform))
-    data = prepare(model_series, scaler, extra=horizon)
-    batch = windows(data, np.array([len(series) - window]), window, horizon)
+    batch = forecast_inputs(fitted, series, np.array([len(series) - window]), window)
     with torch.no_grad():
         parameters = model(batch["past"], batch["observed"], batch["covariates"],
                            batch["calendar"])  # fmt: skip
@@ -470,3 +478,38 @@ class ForecastPredictor(Predictor):
         result = forecast_after(self.fitted, series, self.window, config["coverage"])
         cut = {name: values[:horizon] for name, values in result.items()}
         return Forecast(series, **cut, coverage=config["coverage"])
+
+    def graphs(self) -> list[Graph]:
+        """For ``rnnkit export``: the model's inputs (``forecast_inputs``: past, observed,
+        covariates (B, W, ...) scaled, calendar (B, W + H, F)) -> central, lower, upper
+        (B, H, K) in the series' units (float64), as ``forecast`` gives them."""
+        series = load_series(self.config["data"], self.config["columns"])
+        starts = np.maximum(len(series) - self.window - np.arange(3), 0)  # the last 3 windows
+        inputs = forecast_inputs(self.fitted, series, starts, self.window)
+        inputs = {name: inputs[name] for name in ("past", "observed", "covariates", "calendar")}
+        batch, steps = batch_and_time()
+        horizon = self.fitted.model.horizon
+        dynamic = {name: {0: batch, 1: steps} for name in inputs}
+        dynamic["calendar"] = {0: batch, 1: steps + horizon}
+        module = _InSeriesUnits(self.fitted, self.config["coverage"])
+        return [Graph(None, module, inputs, ["central", "lower", "upper"], dynamic)]
+
+
+class _InSeriesUnits(torch.nn.Module):
+    """The model's interval, widened by the calibration factor, unscaled and untransformed
+    in float64: what ``forecast_after`` does after the model, as a graph."""
+
+    def __init__(self, fitted: Fitted, coverage: float) -> None:
+        super().__init__()
+        self.model, self.coverage, self.log = fitted.model, coverage, fitted.transform == "log"
+        targets = len(fitted.spread)
+        self.register_buffer("spread", torch.tensor(fitted.spread, dtype=torch.float64))
+        self.register_buffer("mean", torch.tensor(fitted.scaler.mean[:targets]))
+        self.register_buffer("std", torch.tensor(fitted.scaler.std[:targets]))
+
+    def forward(self, past, observed, covariates, calendar):
+        parameters = self.model(past, observed, covariates, calendar)
+        central, lower, upper = (t.double() for t in self.model.interval(parameters, self.coverage))
+        lower, upper = widen(central, lower, upper, self.spread)
+        back = [t * self.std + self.mean for t in (central, lower, upper)]
+        return tuple(t.exp() for t in back) if self.log else tuple(back)

@@ -20,6 +20,8 @@ from rnnkit.arguments import add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.models.conditional_generator import ConditionalGenerator
+from rnnkit.tasks.charlm import language_model_graph
+from rnnkit.tasks.export import Graph, batch_and_time, flat_state, state_names
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.run import (
     begin_training,
@@ -168,6 +170,35 @@ class GeneratorPredictor(Predictor):
             )  # fmt: skip
             sentences.append(self.tokenizer.decode(start[1:] + words))
         return sentences
+
+    def graphs(self) -> list[Graph]:
+        """For ``rnnkit export``, two parts: ``start``, condition (B, C) one-hot -> (h_l0,
+        c_l0, ..., offset); ``model``, (tokens (B, T), offset, *state) -> (logits, *state
+        after the last step). Feed ``start``'s outputs to ``model`` with BOS (2), then
+        each sampled token with the state it returned."""
+        batch, _ = batch_and_time()
+        cells = self.model.cells
+        condition = one_hot(torch.tensor([0, 1, 0]) % len(self.classes), len(self.classes))
+        start = Graph(
+            "start", _Start(self.model), {"condition": condition.float()},
+            [*state_names(cells, ""), "offset"], {"condition": {0: batch}},
+        )  # fmt: skip
+        return [start, language_model_graph("model", self.model, len(self.tokenizer))]
+
+
+class _Start(torch.nn.Module):
+    """condition (B, C) -> (the stack's initial state, layer by layer; the offset added to
+    every input embedding, zeros when the condition sets the state only)."""
+
+    def __init__(self, model: ConditionalGenerator) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, condition: torch.Tensor):
+        offset = self.model.input_offset(condition)
+        if offset is None:
+            offset = condition.new_zeros(condition.shape[0], self.model.embedding.embedding_dim)
+        return (*flat_state(self.model.initial_state(condition)), offset)
 
 
 class GeneratorTask(Task):

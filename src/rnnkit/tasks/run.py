@@ -144,7 +144,13 @@ def load_run(path: Path, tasks: tuple[str, ...]) -> dict[str, Any]:
 
 
 def load_weights(path: Path, model: torch.nn.Module) -> torch.nn.Module:
-    tensors = safetensors.torch.load((path / WEIGHTS_FILE).read_bytes())
+    file = path / WEIGHTS_FILE
+    if not file.is_file():
+        raise ValueError(f"{file} is missing: the run holds no trained weights")
+    try:
+        tensors = safetensors.torch.load(file.read_bytes())
+    except Exception as error:  # noqa: BLE001 - any damage: say which file, in one line
+        raise ValueError(f"{file} is damaged: not a safetensors file ({error})") from None
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     absent = sorted(n for n in missing if not _is_tied(model, n))
     if unexpected or absent:

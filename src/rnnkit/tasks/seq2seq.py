@@ -13,7 +13,8 @@ from torch.nn.functional import cross_entropy
 
 from rnnkit.data import Tokenizer, bucket_batches, pad
 from rnnkit.data.pairs import Example, load_pairs
-from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, Seq2Seq
+from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, DecoderState, Memory, Seq2Seq
+from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.metrics import sequence_error_rates
 from rnnkit.tasks.run import (
@@ -239,3 +240,51 @@ class TranslatorPredictor(Predictor):
             raise ValueError(f"the model produced nothing for {text.strip()!r}")
         tokens = [self.target.tokens[k] for k in output]
         return Translation(pieces, tokens, self.target.decode(output), decoded.attention)
+
+    def graphs(self) -> list[Graph]:
+        """For ``rnnkit export``, two parts, so that greedy or beam search can run outside
+        PyTorch: ``encoder``, (source (B, S) token ids, lengths (B,)) -> (values, keys,
+        mask (B, S), the decoder's first state); ``decoder_step``, (token (B,), the state,
+        values, keys, mask) -> (logits (B, V), the next state, attention (B, S)). Decoding
+        starts from BOS (2) and ends at EOS (3)."""
+        batch, steps = batch_and_time()
+        model = self.model
+        names = [*model.decoder.State._fields, "feed"]
+        source = torch.randint(4, len(self.source), (3, 16))
+        lengths = torch.tensor([16, 5, 9])
+        encoder = Graph(
+            "encoder", _Encoder(model), {"source": source, "lengths": lengths},
+            ["values", "keys", "mask", *names],
+            {"source": {0: batch, 1: steps}, "lengths": {0: batch}},
+        )  # fmt: skip
+        with torch.no_grad():
+            values, keys, mask, *state = _Encoder(model.eval())(source, lengths)
+        inputs = {"token": torch.tensor([2, 5, 7])}
+        inputs |= dict(zip(names, state, strict=True))
+        inputs |= {"values": values, "keys": keys, "mask": mask}
+        dynamic = {name: {0: batch} for name in inputs}
+        dynamic |= {name: {0: batch, 1: steps} for name in ("values", "keys", "mask")}
+        outputs = ["logits", *(f"next_{name}" for name in names), "attention"]
+        return [encoder, Graph("decoder_step", _DecoderStep(model), inputs, outputs, dynamic)]
+
+
+class _Encoder(torch.nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, source: torch.Tensor, lengths: torch.Tensor):
+        memory, state = self.model.encode(source, lengths)
+        return (*memory, *state.cell, state.feed)
+
+
+class _DecoderStep(torch.nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, token: torch.Tensor, *rest: torch.Tensor):
+        *cell, feed, values, keys, mask = rest
+        state = DecoderState(self.model.decoder.State(*cell), feed)
+        logits, state, weights = self.model.step(token, state, Memory(values, keys, mask))
+        return (logits, *state.cell, state.feed, weights)
