@@ -8,6 +8,7 @@ rnnkit generate DIR --prime "ROMEO:" --length 500 --temperature 0.8
 rnnkit generate DIR --condition positive     (a generator run)
 rnnkit forecast DIR ... (rnnkit.tasks.forecast_commands)
 rnnkit translate DIR "recurrent" ... (rnnkit.tasks.seq2seq_commands)
+rnnkit export DIR --format onnx|pt2 --out FILE (rnnkit.tasks.export)
 """
 
 from __future__ import annotations
