@@ -78,3 +78,15 @@ def add_model_options(
     add("--lr", type=float, default=2e-3)
     add("--batch-size", type=positive, default=batch_size)
     add_run_options(command)
+
+
+def add_adding_options(command: argparse.ArgumentParser, budget_help: str) -> None:
+    """The options of every command that trains on the adding problem."""
+    command.add_argument(
+        "--length", type=positive, default=100, help="sequence length (default 100)"
+    )
+    command.add_argument("--hidden", type=positive, default=64, help="hidden size (default 64)")
+    command.add_argument("--batch-size", type=positive, default=32)
+    command.add_argument("--time-budget", type=duration, default=None, help=budget_help)
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--quiet", action="store_true", help="no progress bars")

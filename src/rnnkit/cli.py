@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnkit.arguments import duration, positive
+from rnnkit.arguments import add_adding_options, positive
 from rnnkit.tasks import cli as task_commands
 from rnnkit.train.adding import CELLS
 
@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--cells", type=_cells, default=tuple(CELLS), help="comma-separated, e.g. rnn,lstm"
     )
-    _add_adding_options(diagnose, "training time per cell, e.g. 30s or 10m (default: --steps only)")
+    add_adding_options(diagnose, "training time per cell, e.g. 30s or 10m (default: --steps only)")
     diagnose.add_argument(
         "--steps", type=positive, default=300, help="training steps per cell (default 300)"
     )
@@ -51,74 +51,10 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def _add_adding_options(command: argparse.ArgumentParser, budget_help: str) -> None:
-    """The options of every command that trains on the adding problem."""
-    command.add_argument(
-        "--length", type=positive, default=100, help="sequence length (default 100)"
-    )
-    command.add_argument("--hidden", type=positive, default=64, help="hidden size (default 64)")
-    command.add_argument("--batch-size", type=positive, default=32)
-    command.add_argument("--time-budget", type=duration, default=None, help=budget_help)
-    command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
 def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train a model on a task")
     tasks = train.add_subparsers(dest="task", required=True)
     task_commands.add_train_tasks(tasks)
-    adding = tasks.add_parser(
-        "adding",
-        help="the adding problem: a long-range dependency, solved when predictions are within 0.04",
-        description="Trains, validates every epoch (MSE and accuracy on 1024 fixed sequences), "
-        "writes metrics.jsonl and checkpoints into --run-dir; --resume continues a stopped run.",
-    )
-    adding.add_argument("--cell", choices=tuple(CELLS), default="lstm")
-    _add_adding_options(adding, "e.g. 90s, 10m, 1.5h")
-    adding.add_argument("--epochs", type=positive, default=10)
-    adding.add_argument("--steps-per-epoch", type=positive, default=200)
-    adding.add_argument("--lr", type=float, default=1e-3)
-    adding.add_argument("--clip-norm", type=float, default=1.0)
-    adding.add_argument("--checkpoint-every", type=positive, default=100, help="steps")
-    patience_help = "stop after this many epochs without a better validation MSE"
-    adding.add_argument("--patience", type=positive, default=None, help=patience_help)
-    adding.add_argument("--run-dir", type=Path, default=Path("runs/adding"))
-    adding.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-
-
-def _train_adding(args: argparse.Namespace) -> None:
-    import torch
-
-    from rnnkit.train import TrainConfig, Trainer
-    from rnnkit.train.adding import (
-        AddingBatches,
-        AddingModel,
-        accuracy,
-        adding_loss,
-        adding_problem,
-    )
-
-    torch.manual_seed(args.seed)
-    model = AddingModel(args.cell, args.hidden)
-    valid_x, valid_y = adding_problem(
-        1024, args.length, torch.Generator().manual_seed(args.seed + 1)
-    )
-    batches = AddingBatches(args.steps_per_epoch, args.batch_size, args.length, args.seed)
-    config = TrainConfig(
-        epochs=args.epochs, lr=args.lr, clip_norm=args.clip_norm, time_budget=args.time_budget,
-        checkpoint_every=args.checkpoint_every, patience=args.patience, seed=args.seed,
-        quiet=args.quiet,
-    )  # fmt: skip
-
-    def validate(model: torch.nn.Module) -> float:  # MSE on the fixed validation set
-        with torch.no_grad():
-            return float(adding_loss(model, (valid_x, valid_y)))
-
-    trainer = Trainer(model, adding_loss, lambda epoch: batches, config, args.run_dir, validate)
-    result = trainer.fit(resume=args.resume)
-    mse, score = validate(model), accuracy(model, valid_x, valid_y)
-    print(f"{result.steps} steps, {result.epochs} epochs ({result.stopped}); validation MSE "
-          f"{mse:.4f}, accuracy {score:.1%}; run in {args.run_dir}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,10 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command in task_commands.RUN_COMMANDS:
         print(task_commands.run_command(args))
-    elif args.command == "train" and args.task != "adding":
-        print(task_commands.train(args))
     elif args.command == "train":
-        _train_adding(args)
+        print(task_commands.train(args))
     elif args.command == "diagnose":
         from rnnkit.train.diagnostics import diagnose, summary
 

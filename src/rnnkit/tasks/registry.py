@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rnnkit.tasks.adding import ADDING
 from rnnkit.tasks.charlm import CHARLM
 from rnnkit.tasks.classify import SENTIMENT, SEQCLASS
 from rnnkit.tasks.forecast_commands import FORECAST
@@ -15,7 +16,8 @@ from rnnkit.tasks.run import load_run
 from rnnkit.tasks.seq2seq_commands import G2P, SEQ2SEQ
 
 TASKS: dict[str, Task] = {
-    task.name: task for task in (SENTIMENT, SEQCLASS, CHARLM, GENERATOR, FORECAST, G2P, SEQ2SEQ)
+    task.name: task
+    for task in (ADDING, SENTIMENT, SEQCLASS, CHARLM, GENERATOR, FORECAST, G2P, SEQ2SEQ)
 }
 
 
