@@ -230,7 +230,7 @@ def test_export_errors_are_one_line_and_write_nothing(runs, tmp_path, capsys):
     cases = [
         (tmp_path / "missing", "does not exist"),
         (damaged, "task.json is damaged"),
-        (foreign, "holds a poetry model"),
+        (foreign, "names a task rnnkit does not know ('poetry')"),
         (no_weights, "model.safetensors is missing"),
     ]
     for directory, message in cases:

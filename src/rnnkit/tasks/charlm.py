@@ -211,6 +211,7 @@ class LanguageModelTask(Task):
     help = "character-level language model (many-to-many); named data: shakespeare"
     description = "Trains with truncated BPTT, reports bits per character; saves it in --out."
     commands = ("evaluate", "generate")
+    predictor = LanguageModelPredictor
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_model_options(parser, "shakespeare", 512, 2, 0.2, 1, 64)
@@ -228,9 +229,6 @@ class LanguageModelTask(Task):
 
     def evaluate(self, run: Path, data: str | None) -> str:
         return evaluate_language_model(run, data)
-
-    def load(self, run: Path) -> LanguageModelPredictor:
-        return LanguageModelPredictor(run)
 
 
 CHARLM = LanguageModelTask()

@@ -374,6 +374,7 @@ class ClassifierTask(Task):
     """``rnnkit train sentiment`` (texts) and ``rnnkit train seqclass`` (sequences)."""
 
     commands = ("evaluate", "predict")
+    predictor = ClassifierPredictor
 
     def __init__(self, name: str, help: str, description: str, data: str, epochs: int) -> None:
         self.name, self.help, self.description = name, help, description
@@ -413,9 +414,6 @@ class ClassifierTask(Task):
 
     def evaluate(self, run: Path, data: str | None) -> str:
         return evaluate_classifier(run, data)
-
-    def load(self, run: Path) -> ClassifierPredictor:
-        return ClassifierPredictor(run)
 
 
 SENTIMENT = ClassifierTask(

@@ -15,10 +15,8 @@ from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data.series_transform import TRANSFORMS
 from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
+from rnnkit.tasks.forecast import ForecastConfig, ForecastPredictor, train_forecaster
 from rnnkit.tasks.interface import Task
-
-#: The default of ForecastConfig.ensemble (kept here: importing that would import torch).
-ENSEMBLE = 3
 
 
 def _coverage(text: str) -> float:
@@ -31,6 +29,7 @@ def _coverage(text: str) -> float:
 class ForecastTask(Task):
     name = "forecast"
     commands = ("forecast",)
+    predictor = ForecastPredictor
     help = "forecast a time series; named data: co2, sunspots, airpassengers, macrodata"
     description = (
         "Trains on all but the last --horizon periods, scores those against the seasonal "
@@ -42,11 +41,6 @@ class ForecastTask(Task):
 
     def train(self, args: argparse.Namespace) -> str:
         return train(args)
-
-    def load(self, run: Path):
-        from rnnkit.tasks.forecast import ForecastPredictor
-
-        return ForecastPredictor(run)
 
 
 FORECAST = ForecastTask()
@@ -73,8 +67,9 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     add("--transform", choices=TRANSFORMS, default="auto",
         help="of the targets: log suits positive series whose seasonal swing grows with "
         "the level; auto (default) picks log for those, none otherwise")  # fmt: skip
-    add("--ensemble", type=positive, default=ENSEMBLE,
-        help=f"models trained from successive seeds, averaged (default {ENSEMBLE})")  # fmt: skip
+    add("--ensemble", type=positive, default=ForecastConfig.ensemble,
+        help="models trained from successive seeds, averaged (default "
+        f"{ForecastConfig.ensemble})")  # fmt: skip
     add("--no-calibrate", dest="calibrate", action="store_false",
         help="keep the model's own interval width instead of fitting it to the coverage of "
         "the validation horizon")  # fmt: skip
@@ -103,8 +98,6 @@ def add_forecast_command(commands) -> None:
 
 
 def train(args: argparse.Namespace) -> str:
-    from rnnkit.tasks.forecast import ForecastConfig, train_forecaster
-
     columns = {"time_column": args.time_column, "targets": args.target,
                "covariates": args.covariates}  # fmt: skip
     config = ForecastConfig(

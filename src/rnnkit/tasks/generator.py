@@ -204,6 +204,7 @@ class _Start(torch.nn.Module):
 class GeneratorTask(Task):
     name = "generator"
     commands = ("generate",)
+    predictor = GeneratorPredictor
     help = "generate sentences from a class label (one-to-many); named data: mr"
     description = (
         "Trains a word-level language model whose initial state comes from the label (which, "
@@ -241,9 +242,6 @@ class GeneratorTask(Task):
             every_step=not args.state_only,
         )  # fmt: skip
         return train_generator(config, args.out, args.resume, args.overwrite, args.quiet)
-
-    def load(self, run: Path) -> GeneratorPredictor:
-        return GeneratorPredictor(run)
 
 
 GENERATOR = GeneratorTask()

@@ -9,8 +9,8 @@ A task knows
   (the ``Predictor`` of a run directory, which ``rnnkit.load`` returns).
 
 A predictor holds one trained model, loaded once, with the methods its task has
-(``predict``, ``trace``, ``generate``, ``forecast``, ``translate``); the CLI's ``predict``,
-``generate``, ``forecast`` and ``translate`` commands call the same methods.
+(``predict``, ``trace``, ``generate``, ``forecast``, ``translate``) and the graphs
+``rnnkit export`` writes; the CLI's commands on a run call the same methods.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ class Predictor:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(task={self.task!r}, run={str(self.run)!r})"
 
+    def graphs(self) -> list:
+        """What ``rnnkit export`` writes: ``rnnkit.tasks.export.Graph``s."""
+        raise NotImplementedError
+
 
 class Task:
-    """One task of ``rnnkit train``. ``saved_as``: the names its runs carry in task.json
-    (usually just ``name``)."""
+    """One task of ``rnnkit train``; its runs carry its ``name`` in their task.json."""
 
     name: str
     help: str
@@ -39,10 +42,8 @@ class Task:
     #: The commands on a trained run that this task answers, of "evaluate", "predict",
     #: "generate", "forecast" and "translate" (the predictor's method of that name).
     commands: tuple[str, ...] = ()
-
-    @property
-    def saved_as(self) -> tuple[str, ...]:
-        return (self.name,)
+    #: The class of its runs' predictor: ``load(run)`` is ``predictor(run)``.
+    predictor: type[Predictor] | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         raise NotImplementedError
@@ -54,4 +55,6 @@ class Task:
         raise ValueError(f"{run} is a {self.name} run, which has no test scores to report")
 
     def load(self, run: Path) -> Predictor:
-        raise ValueError(f"{run} is a {self.name} run, which has no predictor")
+        if self.predictor is None:
+            raise ValueError(f"{run} is a {self.name} run, which has no predictor")
+        return self.predictor(run)

@@ -12,7 +12,7 @@ from rnnkit.tasks.classify import SENTIMENT, SEQCLASS
 from rnnkit.tasks.forecast_commands import FORECAST
 from rnnkit.tasks.generator import GENERATOR
 from rnnkit.tasks.interface import Predictor, Task
-from rnnkit.tasks.run import load_run
+from rnnkit.tasks.run import TASK_FILE, load_run
 from rnnkit.tasks.seq2seq_commands import G2P, SEQ2SEQ
 
 TASKS: dict[str, Task] = {
@@ -25,9 +25,13 @@ def task_of(run: Path, command: str | None = None) -> Task:
     """The task that trained ``run``; with ``command`` (``"predict"``, ...), checked to be
     one that the command takes (``Task.commands``)."""
     run = Path(run)
-    saved = {name: task for task in TASKS.values() for name in task.saved_as}
-    name = load_run(run, tuple(saved))["task"]
-    task = saved[name]
+    name = load_run(run)["task"]
+    if name not in TASKS:
+        raise ValueError(
+            f"{run / TASK_FILE} names a task rnnkit does not know ({name!r}); its tasks are "
+            f"{', '.join(TASKS)}"
+        )
+    task = TASKS[name]
     if command is not None and command not in task.commands:
         takes = [t.name for t in TASKS.values() if command in t.commands]
         raise ValueError(f"{run} holds a {name} model; this command takes {' or '.join(takes)}")

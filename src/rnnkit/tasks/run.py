@@ -125,14 +125,15 @@ def save_run(
     _write_json(path / TASK_FILE, {"task": task, "config": config, "extra": extra or {}})
 
 
-def load_run(path: Path, tasks: tuple[str, ...]) -> dict[str, Any]:
-    """The run's task.json (checked to be one of ``tasks``) plus its tokenizer, if any."""
+def load_run(path: Path, tasks: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The run's task.json (checked to be one of ``tasks``, if given) plus its tokenizer,
+    if any."""
     if not path.is_dir():
         raise ValueError(f"model directory {path} does not exist")
     if not (path / TASK_FILE).exists():
         raise ValueError(f"{path} holds no trained model ({TASK_FILE} is missing)")
     run = _read_task(path)
-    if run["task"] not in tasks:
+    if tasks is not None and run["task"] not in tasks:
         raise ValueError(
             f"{path} holds a {run['task']} model; this command takes {' or '.join(tasks)}"
         )

@@ -15,6 +15,7 @@ from rnnkit.arguments import add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.models.attention import ATTENTIONS
 from rnnkit.tasks.interface import Task
+from rnnkit.tasks.seq2seq import TranslatorPredictor
 from rnnkit.train.schedule import SCHEDULES
 
 
@@ -22,6 +23,7 @@ class Seq2SeqTask(Task):
     """``rnnkit train g2p`` (CMUdict) and ``rnnkit train seq2seq`` (the user's pairs)."""
 
     commands = ("evaluate", "translate")
+    predictor = TranslatorPredictor
 
     def __init__(self, name: str, help: str, description: str) -> None:
         self.name, self.help, self.description = name, help, description
@@ -45,11 +47,6 @@ class Seq2SeqTask(Task):
         from rnnkit.tasks.seq2seq import evaluate_seq2seq
 
         return evaluate_seq2seq(run, data)
-
-    def load(self, run: Path):
-        from rnnkit.tasks.seq2seq import TranslatorPredictor
-
-        return TranslatorPredictor(run)
 
 
 G2P = Seq2SeqTask(
