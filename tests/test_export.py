@@ -27,41 +27,8 @@ def _main(*argv) -> int:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One tiny run of each task: sentiment, seqclass, charlm, generator, forecast, seq2seq."""
-    tmp = tmp_path_factory.mktemp("runs")
-    good = ["great fun", "a joy", "wonderful and warm", "truly great", "so much fun"]
-    bad = ["dull", "a bore", "awful and cold", "truly awful", "so much noise"]
-    reviews = tmp / "reviews.csv"
-    reviews.write_text("text,label\n" + "\n".join(
-        [f"{t},pos" for t in good * 3] + [f"{t},neg" for t in bad * 3]) + "\n")  # fmt: skip
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 9, 3)).astype(np.float32)
-    X[1::2] += 2.0
-    np.savez(tmp / "seq.npz", X=X, lengths=rng.integers(3, 10, size=40), y=np.arange(40) % 2)
-    (tmp / "corpus.txt").write_text("ROMEO:\nBut soft, what light.\n\nJULIET:\nAy me.\n" * 40)
-    t = np.arange(60)
-    sales = 20 + 0.2 * t + 3 * np.sin(2 * np.pi * t / 12)
-    rows = (f"{2000 + k // 12}-{k % 12 + 1:02d},{sales[k]:.3f},{k % 5}\n" for k in range(60))
-    (tmp / "shop.csv").write_text("date,sales,price\n" + "".join(rows))
-    words = sorted({"".join(rng.choice(list("abcd"), size=rng.integers(2, 6))) for _ in range(300)})
-    (tmp / "copy.tsv").write_text("".join(f"{w}\t{' '.join(w.upper())}\n" for w in words))
-    commands = {
-        "sentiment": ["sentiment", "--data", reviews, "--epochs", "2", *SMALL],
-        "seqclass": ["seqclass", "--data", tmp / "seq.npz", "--epochs", "2", "--layers", "2",
-                     "--bidirectional", *SMALL],
-        "charlm": ["charlm", "--data", tmp / "corpus.txt", "--steps", "20", "--epochs", "1",
-                   "--validate-chars", "200", *SMALL],
-        "generator": ["generator", "--data", reviews, "--epochs", "2", "--min-freq", "1", *SMALL],
-        "forecast": ["forecast", "--data", tmp / "shop.csv", "--target", "sales", "--covariates",
-                     "price", "--horizon", "6", "--epochs", "3", "--ensemble", "2", "--hidden",
-                     "8", "--quiet"],
-        "seq2seq": ["seq2seq", "--data", tmp / "copy.tsv", "--target-tokens", "word",
-                    "--epochs", "2", "--cell", "gru", *SMALL],
-    }  # fmt: skip
-    for name, argv in commands.items():
-        assert _main("train", *argv, "--out", tmp / name) == 0, name
-    return tmp
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def _runner(path, fmt):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rnnkit.arguments import add_adding_options, positive
+from rnnkit.serve.server import add_serve_command, serve
 from rnnkit.tasks import cli as task_commands
 from rnnkit.train.adding import CELLS
 
@@ -48,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _add_train(commands)
     task_commands.add_commands(commands)
+    add_serve_command(commands)
     return main
 
 
@@ -73,6 +75,8 @@ def _run(args: argparse.Namespace) -> int:
         print(task_commands.run_command(args))
     elif args.command == "train":
         print(task_commands.train(args))
+    elif args.command == "serve":
+        serve(args)
     elif args.command == "diagnose":
         from rnnkit.train.diagnostics import diagnose, summary
 

@@ -18,6 +18,8 @@ state alone) keeps it in view.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor, nn
 
@@ -57,7 +59,13 @@ class ConditionalGenerator(LanguageModel):
         """Up to ``length`` tokens after ``start`` (BOS and any prime), drawn from the
         condition's initial state (C,) until ``stop``; ``sampling``: temperature, top_k,
         top_p, generator, exclude, as ``LanguageModel.generate`` takes them."""
+        return list(self.iter_sample(condition, start, length, stop, **sampling))
+
+    def iter_sample(self, condition: Tensor, start: list[int], length: int, stop: int,
+                    **sampling) -> Iterator[int]:  # fmt: skip
+        """``sample_sequence``'s tokens, each as soon as it is drawn."""
         with torch.no_grad():
             state = self.initial_state(condition.unsqueeze(0))
             offset = self.input_offset(condition)  # (E,): one sequence
-        return self.generate(start, length, state=state, stop=stop, offset=offset, **sampling)
+        yield from self.iter_generate(start, length, state=state, stop=stop, offset=offset,
+                                      **sampling)  # fmt: skip

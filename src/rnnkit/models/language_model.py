@@ -3,6 +3,8 @@ truncated BPTT, and generation from it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor, nn
 
@@ -56,8 +58,11 @@ class LanguageModel(nn.Module):
     def _logits(self, y: Tensor) -> Tensor:
         return self.decoder(self.projection(y) if self.projection is not None else y)
 
-    @torch.no_grad()
-    def generate(
+    def generate(self, prime: list[int], length: int, **sampling) -> list[int]:
+        """``length`` tokens after ``prime`` (at least one): ``iter_generate``'s, as a list."""
+        return list(self.iter_generate(prime, length, **sampling))
+
+    def iter_generate(
         self,
         prime: list[int],
         length: int,
@@ -69,14 +74,15 @@ class LanguageModel(nn.Module):
         state: list | None = None,
         stop: int | None = None,
         offset: Tensor | None = None,
-    ) -> list[int]:
-        """``length`` tokens after ``prime`` (at least one), one streamed step each
-        (``rnnkit.layers.stream``): the prime is read, then each sampled token is fed back.
-        The distribution is softmax(logits / temperature), cut to the ``top_k`` most likely
-        tokens and/or the smallest set whose probability reaches ``top_p``; the tokens in
-        ``exclude`` (padding, unknown) are never drawn. ``state``: the stack's initial
-        state (default zeros); ``stop``: a token that ends the output early (not included);
-        ``offset`` (E,): added to every input embedding, as ``forward`` takes it."""
+    ) -> Iterator[int]:
+        """Yield ``length`` tokens after ``prime`` (at least one), each as soon as it is
+        drawn, one streamed step each (``rnnkit.layers.stream``): the prime is read, then
+        each sampled token is fed back. The distribution is softmax(logits / temperature),
+        cut to the ``top_k`` most likely tokens and/or the smallest set whose probability
+        reaches ``top_p``; the tokens in ``exclude`` (padding, unknown) are never drawn.
+        ``state``: the stack's initial state (default zeros); ``stop``: a token that ends
+        the output early (not included); ``offset`` (E,): added to every input embedding,
+        as ``forward`` takes it. Runs in eval mode; the mode is restored at the end."""
         if not prime:
             raise ValueError("prime must hold at least one token")
         if not temperature > 0:
@@ -89,15 +95,15 @@ class LanguageModel(nn.Module):
             step = self.stepper(state, offset)
             for token in prime[:-1]:
                 step(token)
-            token, out = prime[-1], []
+            token = prime[-1]
             for _ in range(length):
-                logits = step(token)
-                logits[list(exclude)] = float("-inf")
-                token = sample(logits / temperature, top_k, top_p, generator)
+                with torch.no_grad():
+                    logits = step(token)
+                    logits[list(exclude)] = float("-inf")
+                    token = sample(logits / temperature, top_k, top_p, generator)
                 if token == stop:
                     break
-                out.append(token)
-            return out
+                yield token
         finally:
             self.train(was_training)
 

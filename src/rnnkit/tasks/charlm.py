@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -131,12 +132,27 @@ class LanguageModelPredictor(Predictor):
         seed: int | None = None,
     ) -> str:
         """``prime`` followed by ``length`` sampled characters."""
+        return prime + "".join(self.iter_generate(prime, length, temperature, top_k, top_p, seed))
+
+    def iter_generate(
+        self,
+        prime: str = "\n",
+        length: int = 500,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """The characters ``generate`` appends to ``prime``, each as soon as it is drawn."""
         if not prime:
             raise ValueError("prime must hold at least one character")
         ids = self.tokenizer.encode(prime, strict=True)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        new = self.model.generate(ids, length, temperature, top_k, top_p, generator, exclude=(0, 1))
-        return prime + self.tokenizer.decode(new)
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        for token in self.model.iter_generate(
+            ids, length, generator=generator, exclude=(0, 1), **sampling
+        ):
+            yield self.tokenizer.decode([token])
 
     def graphs(self) -> list[Graph]:
         """For ``rnnkit export``: (tokens (B, T), h_l0, c_l0, ... (B, H) each) -> (logits

@@ -276,9 +276,12 @@ class ClassifierPredictor(Predictor):
         return [Graph(None, module, {name: x, "lengths": lengths}, ["probabilities"], dynamic)]
 
     def _is_single(self, inputs) -> bool:
+        """A text; or a sequence: a (T, C) array, or a list of T steps of C numbers."""
         if self.tokenizer is not None:
             return isinstance(inputs, str)
-        return not isinstance(inputs, (list, tuple)) and np.asarray(inputs).ndim == 2
+        if isinstance(inputs, (list, tuple)):
+            return len(inputs) > 0 and np.ndim(inputs[0]) == 1
+        return np.ndim(inputs) == 2
 
     def _add_pretrained_words(self, texts: list[str]) -> None:
         """With fixed pretrained embeddings, a word never seen in training still has the
@@ -324,7 +327,13 @@ def _text(x: object) -> str:
 
 
 def _sequence(x: object, channels: int) -> np.ndarray:
-    array = np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float32)
+    try:
+        array = np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"a seqclass model reads sequences, (T, C={channels}) numbers each; got "
+            f"{type(x).__name__}"
+        ) from None
     if array.ndim != 2 or array.shape[1] != channels or len(array) == 0:
         raise ValueError(
             f"a sequence must be a (T, C={channels}) array with T >= 1, got shape {array.shape}"

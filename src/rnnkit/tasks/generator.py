@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -157,19 +158,28 @@ class GeneratorPredictor(Predictor):
     ) -> list[str]:  # fmt: skip
         """``count`` sentences of the class ``condition``, each starting with ``prime``
         (words, optional) and at most ``length`` words after it."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        return [
+            " ".join(self.iter_generate(condition, length, prime, generator=generator, **sampling))
+            for _ in range(count)
+        ]
+
+    def iter_generate(
+        self, condition: str, length: int = 40, prime: str | None = None,
+        generator: torch.Generator | None = None, **sampling,
+    ) -> Iterator[str]:  # fmt: skip
+        """One sentence of the class ``condition``, word by word as each is drawn: the
+        words of ``prime`` first, then at most ``length`` more. ``sampling``: temperature,
+        top_k, top_p."""
         if condition not in self.classes:
             raise ValueError(f"condition must be one of {self.classes}, got {condition!r}")
         vector = one_hot(torch.tensor(self.classes.index(condition)), len(self.classes)).float()
         start = [BOS, *(self.tokenizer.encode(prime, strict=True) if prime else [])]
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        sentences = []
-        for _ in range(count):
-            words = self.model.sample_sequence(
-                vector, start, length, EOS, temperature=temperature, top_k=top_k, top_p=top_p,
-                generator=generator, exclude=(PAD, UNK, BOS),
-            )  # fmt: skip
-            sentences.append(self.tokenizer.decode(start[1:] + words))
-        return sentences
+        yield from (self.tokenizer.tokens[k] for k in start[1:])
+        words = self.model.iter_sample(vector, start, length, EOS, generator=generator,
+                                       exclude=(PAD, UNK, BOS), **sampling)  # fmt: skip
+        yield from (self.tokenizer.tokens[k] for k in words)
 
     def graphs(self) -> list[Graph]:
         """For ``rnnkit export``, two parts: ``start``, condition (B, C) one-hot -> (h_l0,

@@ -1,0 +1,82 @@
+"""One served model: a trained run loaded once (``rnnkit.load``), its own worker thread
+(PyTorch calls of one model never overlap: its predictor keeps state) and, for the
+classifiers, a micro-batcher in front of it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import rnnkit
+from rnnkit.serve.batching import MicroBatcher
+
+#: The endpoints each task answers (beyond the stream, which every task but forecast has).
+ENDPOINTS = {
+    "sentiment": "predict",
+    "seqclass": "predict",
+    "charlm": "generate",
+    "generator": "generate",
+    "forecast": "forecast",
+    "g2p": "translate",
+    "seq2seq": "translate",
+}
+
+
+class ServedModel:
+    def __init__(self, run: Path, max_batch: int, max_delay: float, on_batch) -> None:
+        self.predictor = rnnkit.load(run)
+        self.name, self.task = run.resolve().name, self.predictor.task
+        if self.task not in ENDPOINTS:
+            raise ValueError(f"{run} is a {self.task} run, which rnnkit serve cannot serve")
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"rnnkit-{self.name}")
+        self.batcher = None
+        if ENDPOINTS[self.task] == "predict":
+            size = lambda n: on_batch(self.name, n)  # noqa: E731
+            self.batcher = MicroBatcher(self._predict_batch, max_batch, max_delay, self.executor,
+                                        size)  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        """Name, task, settings and the run's scores (the numbers of its task.json)."""
+        run = json.loads((self.predictor.run / "task.json").read_text())
+        scores = {k: v for k, v in run["extra"].items() if isinstance(v, (int, float))}
+        return {"name": self.name, "task": self.task, "endpoint": ENDPOINTS[self.task],
+                "settings": run["config"], "metrics": scores,
+                "classes": getattr(self.predictor, "classes", None)}  # fmt: skip
+
+    def _predict_batch(self, requests: list[list]) -> list[list]:
+        """Each request's inputs -> its predictions, all in one call of the model."""
+        flat = [x for inputs in requests for x in inputs]
+        predictions = self.predictor.predict(flat)
+        out, k = [], 0
+        for inputs in requests:
+            out.append(predictions[k : k + len(inputs)])
+            k += len(inputs)
+        return out
+
+    def forecast(self, history: list[dict] | str | None, horizon: int | None):
+        """``history`` (JSON records or CSV text) written to a temporary CSV, which the
+        predictor reads as it reads any file."""
+        if history is None:
+            return self.predictor.forecast(None, horizon)
+        if isinstance(history, list):
+            table = io.StringIO()
+            columns = list(dict.fromkeys(k for row in history for k in row))
+            writer = csv.DictWriter(table, columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in history)
+            history = table.getvalue()
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "history.csv"
+            path.write_text(history, encoding="utf-8")
+            try:
+                return self.predictor.forecast(str(path), horizon)
+            except ValueError as error:  # name the request's field, not the temporary file
+                raise ValueError(str(error).replace(str(path), "history")) from None
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
