@@ -9,6 +9,7 @@ directory's name.
     POST /v1/models/{name}/forecast     forecast
     POST /v1/models/{name}/translate    g2p, seq2seq
     GET  /docs                          the OpenAPI page
+    GET  /                              the web page (static/index.html, static/*)
 
 Bad input is a 4xx whose JSON body says what is wrong in ``error``: 422 for a body that
 does not fit the schema (naming the field), 400 for input the model cannot take (a word
@@ -29,12 +30,16 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from rnnkit.serve.metrics import Metrics
 from rnnkit.serve.models import ENDPOINTS, ServedModel
 from rnnkit.serve.schemas import ForecastRequest, GenerateRequest, PredictRequest, TranslateRequest
+
+#: The web page: HTML, CSS and JavaScript, served as they are (no build step).
+STATIC = Path(__file__).parent / "static"
 
 #: The endpoints metrics are labelled with (any other path counts as "other").
 KNOWN = {"/", "/healthz", "/v1/models", "/metrics", "/docs", *ENDPOINTS.values(), "stream"}
@@ -127,6 +132,12 @@ def create_app(runs: list[Path], settings: Settings = Settings()) -> FastAPI:
 
     async def in_worker(model: ServedModel, function, *args):
         return await asyncio.get_running_loop().run_in_executor(model.executor, function, *args)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
 
     @app.get("/healthz")
     async def healthz() -> dict:

@@ -42,5 +42,7 @@ def serve(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-delay-ms must be >= 0, got {args.max_delay_ms}")
     settings = Settings(args.max_batch, args.max_delay_ms, args.api_key)
     app = create_app(args.runs, settings)
+    # No line per request (the metrics count them): a log that nobody reads, a pipe say,
+    # would fill and stall the server.
     uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=args.drain,
-                log_level="info")  # fmt: skip
+                log_level="info", access_log=False)  # fmt: skip
