@@ -8,6 +8,7 @@ directory's name.
     POST /v1/models/{name}/generate     charlm, generator ("stream": server-sent events)
     POST /v1/models/{name}/forecast     forecast
     POST /v1/models/{name}/translate    g2p, seq2seq
+    WS   /v1/models/{name}/stream       an online session (sentiment, seqclass, charlm)
     GET  /docs                          the OpenAPI page
     GET  /                              the web page (static/index.html, static/*)
 
@@ -25,33 +26,24 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from rnnkit.serve.metrics import Metrics
-from rnnkit.serve.models import ENDPOINTS, ServedModel
+from rnnkit.serve.models import ENDPOINTS, ServedModel, Settings
 from rnnkit.serve.schemas import ForecastRequest, GenerateRequest, PredictRequest, TranslateRequest
+from rnnkit.serve.sessions import EVICTED
 
 #: The web page: HTML, CSS and JavaScript, served as they are (no build step).
 STATIC = Path(__file__).parent / "static"
 
 #: The endpoints metrics are labelled with (any other path counts as "other").
 KNOWN = {"/", "/healthz", "/v1/models", "/metrics", "/docs", *ENDPOINTS.values(), "stream"}
-
-
-@dataclass(frozen=True)
-class Settings:
-    max_batch: int = 64
-    max_delay_ms: float = 5.0
-    api_key: str | None = None
-    max_body_bytes: int = 2_000_000
-    request_seconds: float = 60.0
 
 
 class Refused(Exception):
@@ -62,13 +54,13 @@ class Refused(Exception):
         self.status, self.message = status, message
 
 
-def create_app(runs: list[Path], settings: Settings = Settings()) -> FastAPI:
+def create_app(runs: list[Path], settings: Settings | None = None) -> FastAPI:
     """The app serving ``runs`` (each loaded now: a bad run fails here, not on a request)."""
+    settings = settings or Settings()
     metrics = Metrics()
     models: dict[str, ServedModel] = {}
     for run in runs:
-        model = ServedModel(Path(run), settings.max_batch, settings.max_delay_ms / 1000,
-                            metrics.observe_batch)  # fmt: skip
+        model = ServedModel(Path(run), settings, metrics.observe_batch)
         if model.name in models:
             raise ValueError(f"two runs are named {model.name!r}: serve runs of distinct names")
         models[model.name] = model
@@ -192,7 +184,71 @@ def create_app(runs: list[Path], settings: Settings = Settings()) -> FastAPI:
         return {"output": result.text, "source": result.source, "tokens": result.output,
                 "attention": result.attention.tolist()}  # fmt: skip
 
+    @app.websocket("/v1/models/{name}/stream")
+    async def stream(socket: WebSocket, name: str, session: str | None = None) -> None:
+        """An online session: ``{"session": id, "resumed": bool, "steps": n}`` first, then
+        one reply per message (``{"word"|"char"|"step": ...}``); ``{"end": true}`` ends it.
+        A bad message gets ``{"error": ...}`` and the session goes on."""
+        await socket.accept()
+        model = models.get(name)
+        problem = _stream_refusal(socket, settings.api_key, name, model)
+        if problem is not None:
+            await socket.close(code=problem[0], reason=problem[1])
+            return
+        current, resumed, evicted = model.sessions.attach(session, socket)
+        for old in evicted:
+            if old.socket is not None:
+                reason = (
+                    f"closed to make room: the cap of {model.sessions.cap} sessions was reached"
+                )
+                await old.socket.close(code=EVICTED, reason=reason)
+        metrics.streams.labels(name).set(len(model.sessions.open))
+        await socket.send_json({"session": current.id, "resumed": resumed,
+                                "steps": current.state.steps})  # fmt: skip
+        try:
+            while True:
+                message = await _receive(socket)
+                if message == {"end": True}:
+                    model.sessions.end(current)
+                    await socket.close(code=1000, reason="session ended")
+                    return
+                try:
+                    step = model.online.encode(message)
+                except ValueError as error:
+                    await socket.send_json({"error": str(error)})
+                    continue
+                reply = await model.stepper.submit((current.state, step))
+                model.sessions.used(current)
+                await socket.send_json(reply)
+        except WebSocketDisconnect:
+            model.sessions.detach(current)
+        finally:
+            metrics.streams.labels(name).set(len(model.sessions.open))
+
     return app
+
+
+async def _receive(socket: WebSocket) -> object:
+    """The next message as JSON; anything else is a message that says so."""
+    text = await socket.receive_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return {"not JSON": text[:40]}
+
+
+def _stream_refusal(socket: WebSocket, key: str | None, name: str, model) -> tuple[int, str] | None:
+    """(close code, reason) when the session cannot open: no key, no such model, or one
+    without online sessions."""
+    if key is not None:
+        given = socket.headers.get("x-api-key") or socket.query_params.get("key", "")
+        if not secrets.compare_digest(given.encode(), key.encode()):
+            return 4401, "this server needs its API key: header X-API-Key or ?key="
+    if model is None:
+        return 4404, f"no model named {name!r}"
+    if model.online is None:
+        return 4400, f"model {name!r} is a {model.task} model, which has no online sessions"
+    return None
 
 
 def _generation(model: ServedModel, body: GenerateRequest) -> tuple[str, list]:

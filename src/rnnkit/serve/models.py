@@ -9,11 +9,14 @@ import io
 import json
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rnnkit
 from rnnkit.serve.batching import MicroBatcher
+from rnnkit.serve.online import STEP_FIELDS, OnlineModel
+from rnnkit.serve.sessions import Sessions
 
 #: The endpoints each task answers (beyond the stream, which every task but forecast has).
 ENDPOINTS = {
@@ -27,18 +30,37 @@ ENDPOINTS = {
 }
 
 
+@dataclass(frozen=True)
+class Settings:
+    """``rnnkit serve``'s options: micro-batching, the API key, limits, online sessions."""
+
+    max_batch: int = 64
+    max_delay_ms: float = 5.0
+    api_key: str | None = None
+    max_body_bytes: int = 2_000_000
+    request_seconds: float = 60.0
+    max_sessions: int = 10_000  # per model
+    session_idle_seconds: float = 60.0
+
+
 class ServedModel:
-    def __init__(self, run: Path, max_batch: int, max_delay: float, on_batch) -> None:
+    def __init__(self, run: Path, settings: Settings, on_batch) -> None:
         self.predictor = rnnkit.load(run)
         self.name, self.task = run.resolve().name, self.predictor.task
         if self.task not in ENDPOINTS:
             raise ValueError(f"{run} is a {self.task} run, which rnnkit serve cannot serve")
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"rnnkit-{self.name}")
+        delay = settings.max_delay_ms / 1000
+        size = lambda n: on_batch(self.name, n)  # noqa: E731
         self.batcher = None
         if ENDPOINTS[self.task] == "predict":
-            size = lambda n: on_batch(self.name, n)  # noqa: E731
-            self.batcher = MicroBatcher(self._predict_batch, max_batch, max_delay, self.executor,
-                                        size)  # fmt: skip
+            self.batcher = MicroBatcher(self._predict_batch, settings.max_batch, delay,
+                                        self.executor, size)  # fmt: skip
+        self.online = OnlineModel(self.predictor) if self.task in STEP_FIELDS else None
+        self.sessions = Sessions(settings.max_sessions, settings.session_idle_seconds)
+        if self.online is not None:  # the steps of all sessions at one moment, as one batch
+            self.stepper = MicroBatcher(self.online.step, settings.max_batch, delay,
+                                        self.executor, size)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         """Name, task, settings and the run's scores (the numbers of its task.json)."""

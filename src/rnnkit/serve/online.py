@@ -1,0 +1,143 @@
+"""One step of a model for an online session: the session keeps the recurrent state, each
+message is one step's input (a word, a character, a vector) and the reply is the
+prediction after it, equal to running the whole prefix at once.
+
+Where the model reads left to right and its pooling can be carried step by step (a
+unidirectional classifier pooling ``last``, ``mean`` or ``max``; a character model), the
+steps of all sessions waiting at one moment run as one batched step of the cells::
+
+    x_b = embed(input_b)                    (B, E): one row per session
+    y_b, s_b = cell_l(x_b, s_b)             each layer l, states stacked over sessions
+    pooled_b = pool(pooled_b, y_b)          last: y; mean: a running sum; max: running max
+
+Other models (bidirectional, attention pooling, zoneout) keep the session's prefix and run
+it whole at every step: exact, but O(T) per step and one session at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+#: The tasks a session can stream, and the message field each step reads.
+STEP_FIELDS = {"sentiment": "word", "seqclass": "step", "charlm": "char"}
+TOP = 5  # next characters a charlm reply lists
+
+
+@dataclass
+class SessionState:
+    """A session's state in the model: each layer's cell state (batch 1), the pooling's
+    running value, how many steps it has taken and (for the exact path) its inputs."""
+
+    cells: list[tuple[Tensor, ...]] | None = None
+    pooled: Tensor | None = None
+    steps: int = 0
+    prefix: list[Any] = field(default_factory=list)
+
+
+class OnlineModel:
+    def __init__(self, predictor) -> None:
+        self.predictor, self.task = predictor, predictor.task
+        if self.task not in STEP_FIELDS:
+            raise ValueError(f"a {self.task} model has no online sessions")
+        self.field = STEP_FIELDS[self.task]
+        model = predictor.model
+        self.layers = list(model.stack.layers)
+        pooling = getattr(model, "pooling", "last")
+        self.batched = (
+            not getattr(model, "bidirectional", False)
+            and pooling in ("last", "mean", "max")
+            and not any(layer.regularisers.zoneout for layer in self.layers)
+        )
+        self.pooling = pooling
+
+    def encode(self, message: object) -> Any:
+        """A message -> this step's input (a token id, or a scaled vector); ValueError
+        naming the field for anything else."""
+        if not isinstance(message, dict) or set(message) != {self.field}:
+            raise ValueError(f'each message is {{"{self.field}": ...}} (or {{"end": true}})')
+        value = message[self.field]
+        if self.task == "charlm":
+            if not isinstance(value, str) or len(value) != 1:
+                raise ValueError(f"char: one character per message, got {value!r:.40}")
+            return self.predictor.tokenizer.encode(value, strict=True)[0]
+        if self.task == "seqclass":
+            (x,) = self.predictor.encode([[value]])  # scaled and checked: (1, C)
+            return x[0]
+        (ids,) = self.predictor.encode([value])  # as predict reads a text
+        if len(ids) != 1:
+            raise ValueError(f"word: one word per message, got {len(ids)}")
+        return int(ids[0])
+
+    def step(self, items: list[tuple[SessionState, Any]]) -> list[dict]:
+        """One step of every (session, input): each session's state moves on; -> replies."""
+        with torch.no_grad():
+            if self.batched:
+                return self._batched_step(items)
+            return [self._exact_step(state, x) for state, x in items]
+
+    def _batched_step(self, items) -> list[dict]:
+        model = self.predictor.model
+        states = [state for state, _ in items]
+        if self.task == "seqclass":
+            x = model.inputs(torch.stack([torch.as_tensor(x) for _, x in items]))
+        else:
+            table = model.inputs if self.task != "charlm" else model.embedding
+            x = table(torch.tensor([token for _, token in items]))
+        for state in states:
+            if state.cells is None:  # a new session: every layer from its initial state
+                state.cells = [tuple(layer.cell.init_state(1, x.device, x.dtype))
+                               for layer in self.layers]  # fmt: skip
+        for k, layer in enumerate(self.layers):
+            parts = zip(*(state.cells[k] for state in states), strict=True)
+            x, new = layer.cell(x, layer.cell.State(*(torch.cat(p) for p in parts)))
+            for b, state in enumerate(states):
+                state.cells[k] = tuple(entry[b : b + 1] for entry in new)
+        replies = []
+        for b, state in enumerate(states):
+            state.steps += 1
+            replies.append(self._reply(state, self._pool(state, x[b : b + 1])))
+        return replies
+
+    def _pool(self, state: SessionState, y: Tensor) -> Tensor:
+        if self.pooling == "last" or state.pooled is None:
+            state.pooled = y
+        elif self.pooling == "mean":
+            state.pooled = state.pooled + (y - state.pooled) / state.steps
+        else:
+            state.pooled = torch.maximum(state.pooled, y)
+        return state.pooled
+
+    def _reply(self, state: SessionState, y: Tensor) -> dict:
+        model = self.predictor.model
+        if self.task == "charlm":
+            probabilities = model._logits(y)[0].softmax(-1)
+            best = probabilities.topk(TOP)
+            tokens = self.predictor.tokenizer.tokens
+            top = [
+                [tokens[int(k)], float(p)] for p, k in zip(best.values, best.indices, strict=True)
+            ]
+            return {"step": state.steps, "next": top}
+        row = model.head(y)[0].softmax(-1).tolist()
+        return {"step": state.steps, **_prediction(self.predictor.classes, row)}
+
+    def _exact_step(self, state: SessionState, x: Any) -> dict:
+        """The whole prefix, run at once (models that cannot carry their state)."""
+        state.prefix.append(x)
+        state.steps += 1
+        model = self.predictor.model
+        if self.task == "seqclass":
+            inputs = torch.stack([torch.as_tensor(v) for v in state.prefix]).unsqueeze(0)
+        else:
+            inputs = torch.tensor([state.prefix])
+        row = model(inputs).softmax(-1)[0].tolist()
+        return {"step": state.steps, **_prediction(self.predictor.classes, row)}
+
+
+def _prediction(classes: list[str], row: list[float]) -> dict:
+    best = int(np.argmax(row))
+    return {"label": classes[best], "probabilities": dict(zip(classes, row, strict=True))}
