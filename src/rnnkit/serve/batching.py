@@ -1,9 +1,11 @@
 """Micro-batching: concurrent requests to one model run together.
 
-The first request to arrive opens a batch; the batch closes when it holds ``max_batch``
-requests or ``max_delay`` seconds have passed since it opened, whichever comes first;
-then ``work`` runs once on all of them, in the model's own worker thread, and each request
-gets its own result back. With ``max_batch = 1`` every request runs alone (no batching).
+The first request to arrive opens a batch and takes every request already waiting (those
+that arrived while the model was busy). A request alone runs at once: waiting would only
+delay it. When others came with it, more are likely on their way: the batch then waits
+for them until it holds ``max_batch`` requests or ``max_delay`` seconds have passed since
+it opened. ``work`` runs once on all of them, in the model's own worker thread, and each
+request gets its own result back. With ``max_batch = 1`` every request runs alone.
 
     batcher = MicroBatcher(work, max_batch=64, max_delay=0.005, executor=executor)
     result = await batcher.submit(item)      # work([item, ...])[k] for this request's k
@@ -53,7 +55,10 @@ class MicroBatcher:
         while True:
             batch = [await self._queue.get()]
             deadline = loop.time() + self.max_delay
-            while len(batch) < self.max_batch:
+            await asyncio.sleep(0)  # let the requests that came with it join the queue
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            while 1 < len(batch) < self.max_batch:
                 left = deadline - loop.time()
                 if left <= 0 and self._queue.empty():
                     break

@@ -44,5 +44,7 @@ def serve(args: argparse.Namespace) -> None:
     app = create_app(args.runs, settings)
     # No line per request (the metrics count them): a log that nobody reads, a pipe say,
     # would fill and stall the server.
+    # No compression of WebSocket messages: a step's reply is small, and each connection's
+    # deflate state costs memory that thousands of idle sessions would hold.
     uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=args.drain,
-                log_level="info", access_log=False)  # fmt: skip
+                log_level="info", access_log=False, ws_per_message_deflate=False)  # fmt: skip
