@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import importlib.util
 import json
 import os
 import resource
@@ -419,14 +420,23 @@ def error_text(non_2xx: int, errors: Counter) -> str:
     return ", ".join(parts) or "0"
 
 
+def server_stack() -> str:
+    """What uvicorn runs on: its compiled HTTP parser and event loop when installed."""
+    parts = []
+    for package, fallback in (("httptools", "h11"), ("uvloop", "asyncio")):
+        found = importlib.util.find_spec(package) is not None
+        parts.append(f"{package} {version(package)}" if found else f"{fallback} ({package} absent)")
+    return ", ".join(parts)
+
+
 def render_header(args, load_at_start: float, wall: float, fds: int, run_note: str) -> list[str]:
     command = "python " + shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
     return [
         "# rnnkit serve: predict throughput and latency, online sessions",
         "",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- torch {version('torch')}; uvicorn {version('uvicorn')} (h11, asyncio: neither "
-        f"httptools nor uvloop is installed); websockets {version('websockets')}",
+        f"- torch {version('torch')}; uvicorn {version('uvicorn')} ({server_stack()}); "
+        f"websockets {version('websockets')}",
         f"- CPU: {cpu_model()} ({os.cpu_count()} logical cores); load average at start "
         f"{load_at_start:.2f}",
         f"- command: `{command}` (whole run: {wall:.0f} s)",
