@@ -43,7 +43,7 @@ from rnnkit.serve.sessions import EVICTED
 STATIC = Path(__file__).parent / "static"
 
 #: The endpoints metrics are labelled with (any other path counts as "other").
-KNOWN = {"/", "/healthz", "/v1/models", "/metrics", "/docs", *ENDPOINTS.values(), "stream"}
+KNOWN = {"/", "/healthz", "/v1/models", "/metrics", "/docs", *ENDPOINTS, "stream"}
 
 
 class Refused(Exception):
@@ -117,9 +117,9 @@ def create_app(runs: list[Path], settings: Settings | None = None) -> FastAPI:
         if name not in models:
             raise Refused(404, f"no model named {name!r}; the models are {sorted(models)}")
         model = models[name]
-        if ENDPOINTS[model.task] != endpoint:
+        if model.endpoint != endpoint:
             raise Refused(400, f"model {name!r} is a {model.task} model: it answers "
-                               f"/{ENDPOINTS[model.task]}, not /{endpoint}")  # fmt: skip
+                               f"/{model.endpoint}, not /{endpoint}")  # fmt: skip
         return model
 
     async def in_worker(model: ServedModel, function, *args):

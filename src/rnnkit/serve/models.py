@@ -15,19 +15,12 @@ from typing import Any
 
 import rnnkit
 from rnnkit.serve.batching import MicroBatcher
-from rnnkit.serve.online import STEP_FIELDS, OnlineModel
+from rnnkit.serve.online import OnlineModel
 from rnnkit.serve.sessions import Sessions
+from rnnkit.tasks.registry import TASKS
 
-#: The endpoints each task answers (beyond the stream, which every task but forecast has).
-ENDPOINTS = {
-    "sentiment": "predict",
-    "seqclass": "predict",
-    "charlm": "generate",
-    "generator": "generate",
-    "forecast": "forecast",
-    "g2p": "translate",
-    "seq2seq": "translate",
-}
+#: The endpoints of the API; a model answers the one its task has among its commands.
+ENDPOINTS = ("predict", "generate", "forecast", "translate")
 
 
 @dataclass(frozen=True)
@@ -47,16 +40,18 @@ class ServedModel:
     def __init__(self, run: Path, settings: Settings, on_batch) -> None:
         self.predictor = rnnkit.load(run)
         self.name, self.task = run.resolve().name, self.predictor.task
-        if self.task not in ENDPOINTS:
+        answers = [c for c in TASKS[self.task].commands if c in ENDPOINTS]
+        if not answers:
             raise ValueError(f"{run} is a {self.task} run, which rnnkit serve cannot serve")
+        self.endpoint = answers[0]
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"rnnkit-{self.name}")
         delay = settings.max_delay_ms / 1000
         size = lambda n: on_batch(self.name, n)  # noqa: E731
         self.batcher = None
-        if ENDPOINTS[self.task] == "predict":
+        if self.endpoint == "predict":
             self.batcher = MicroBatcher(self._predict_batch, settings.max_batch, delay,
                                         self.executor, size)  # fmt: skip
-        self.online = OnlineModel(self.predictor) if self.task in STEP_FIELDS else None
+        self.online = OnlineModel(self.predictor) if TASKS[self.task].stream_field else None
         self.sessions = Sessions(settings.max_sessions, settings.session_idle_seconds)
         if self.online is not None:  # the steps of all sessions at one moment, as one batch
             self.stepper = MicroBatcher(self.online.step, settings.max_batch, delay,
@@ -66,7 +61,7 @@ class ServedModel:
         """Name, task, settings and the run's scores (the numbers of its task.json)."""
         run = json.loads((self.predictor.run / "task.json").read_text())
         scores = {k: v for k, v in run["extra"].items() if isinstance(v, (int, float))}
-        return {"name": self.name, "task": self.task, "endpoint": ENDPOINTS[self.task],
+        return {"name": self.name, "task": self.task, "endpoint": self.endpoint,
                 "settings": run["config"], "metrics": scores,
                 "classes": getattr(self.predictor, "classes", None)}  # fmt: skip
 

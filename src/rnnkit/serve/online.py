@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-#: The tasks a session can stream, and the message field each step reads.
-STEP_FIELDS = {"sentiment": "word", "seqclass": "step", "charlm": "char"}
+from rnnkit.tasks.registry import TASKS
+
 TOP = 5  # next characters a charlm reply lists
 
 
@@ -42,9 +42,9 @@ class SessionState:
 class OnlineModel:
     def __init__(self, predictor) -> None:
         self.predictor, self.task = predictor, predictor.task
-        if self.task not in STEP_FIELDS:
+        self.field = TASKS[self.task].stream_field  # "word", "char" or "step"
+        if self.field is None:
             raise ValueError(f"a {self.task} model has no online sessions")
-        self.field = STEP_FIELDS[self.task]
         model = predictor.model
         self.layers = list(model.stack.layers)
         pooling = getattr(model, "pooling", "last")

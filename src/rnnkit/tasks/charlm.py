@@ -227,6 +227,7 @@ class LanguageModelTask(Task):
     help = "character-level language model (many-to-many); named data: shakespeare"
     description = "Trains with truncated BPTT, reports bits per character; saves it in --out."
     commands = ("evaluate", "generate")
+    stream_field = "char"
     predictor = LanguageModelPredictor
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

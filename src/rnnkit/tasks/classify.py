@@ -387,6 +387,7 @@ class ClassifierTask(Task):
 
     def __init__(self, name: str, help: str, description: str, data: str, epochs: int) -> None:
         self.name, self.help, self.description = name, help, description
+        self.stream_field = "word" if name == "sentiment" else "step"
         self.data, self.epochs = data, epochs
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

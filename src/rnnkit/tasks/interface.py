@@ -43,6 +43,8 @@ class Task:
     #: "generate", "forecast" and "translate" (the predictor's method of that name).
     commands: tuple[str, ...] = ()
     #: The class of its runs' predictor: ``load(run)`` is ``predictor(run)``.
+    #: The field of one step's message in an online session (``rnnkit serve``), or None.
+    stream_field: str | None = None
     predictor: type[Predictor] | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
