@@ -5,7 +5,7 @@ One run, on loopback (127.0.0.1) only, every phase bounded in requests and time:
 
 1. Trains a small sentiment run (``rnnkit train sentiment --data mr --hidden 128
    --time-budget 30s``; the named data set loads offline), or reuses ``--run DIR``.
-2. Predict: two servers, micro-batching on (``--max-batch 64 --max-delay-ms 5``) and off
+2. Predict: two servers, micro-batching on (``--max-batch 64 --max-delay-ms 1``, the defaults) and off
    (``--max-batch 1``), both up for the whole phase so that their rounds can alternate and
    machine drift affects both alike. For 1, 8, 32 and 128 concurrent clients, each client
    on its own keep-alive connection sends ``POST /v1/models/NAME/predict`` with a short
@@ -63,10 +63,11 @@ from speed import cpu_model, num, table, write_atomically  # noqa: E402
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "serve.md"
 PYTHON = sys.executable
 HOST = "127.0.0.1"  # loopback only, always
-BATCHING = {"on": ["--max-batch", "64", "--max-delay-ms", "5"], "off": ["--max-batch", "1"]}
+BATCHING = {"on": ["--max-batch", "64", "--max-delay-ms", "1"], "off": ["--max-batch", "1"]}
 CLIENTS, QUICK_CLIENTS = (1, 8, 32, 128), (1, 8)
-SESSIONS = ((100, 10), (1_000, 10), (10_000, 3))  # (sessions, steps each)
-QUICK_SESSIONS = ((100, 10),)
+# (sessions, steps each, seconds between a session's words: 0 = next word on the reply)
+SESSIONS = ((100, 10, 0.0), (1_000, 10, 0.0), (1_000, 20, 0.5), (10_000, 3, 0.0))
+QUICK_SESSIONS = ((100, 10, 0.0), (100, 10, 0.5))
 OPENING = 256  # handshakes in flight at once: well under uvicorn's listen backlog of 2048
 TIMEOUT = 60.0  # seconds any one request, handshake or reply may take before it is an error
 # targets of the server issue
@@ -322,6 +323,7 @@ async def measure_predict(
 class SessionResult:
     sessions: int
     steps: int  # asked of each
+    pace: float  # seconds between a session's words; 0: the next word as the reply comes
     held: int  # sessions opened and greeted
     steps_done: int
     steps_per_s: float
@@ -347,10 +349,16 @@ async def open_session(uri: str, gate: asyncio.Semaphore) -> ClientConnection:
         return ws
 
 
-async def talk(ws: ClientConnection, steps: int, offset: int, latencies: list, errors: Counter):
-    """``steps`` words, each reply awaited (and checked) before the next word."""
+async def talk(ws: ClientConnection, steps: int, offset: int, latencies: list, errors: Counter,
+               pace: float = 0.0, phase: float = 0.0):
+    """``steps`` words, each reply awaited (and checked) before the next word. With ``pace``,
+    word t is sent ``phase + t * pace`` seconds after the start (or as soon as the reply to
+    the last one came, if that is later): a person typing, not a client flooding."""
+    begin = time.perf_counter()
     for t in range(steps):
         word = WORDS[(offset + t) % len(WORDS)]
+        if pace > 0:
+            await asyncio.sleep(max(0.0, begin + phase + t * pace - time.perf_counter()))
         start = time.perf_counter()
         try:
             await ws.send(json.dumps({"word": word}))
@@ -374,8 +382,10 @@ async def end(ws: ClientConnection) -> None:
         await ws.close()
 
 
-async def measure_sessions(server: Server, n: int, steps: int) -> SessionResult:
-    """Open ``n`` sessions at once, step each ``steps`` times, read the server's memory."""
+async def measure_sessions(server: Server, n: int, steps: int, pace: float) -> SessionResult:
+    """Open ``n`` sessions at once, step each ``steps`` times (every ``pace`` seconds, the
+    sessions' phases spread evenly over one pace; or as fast as the replies come), read the
+    server's memory."""
     uri = f"ws://{HOST}:{server.port}/v1/models/{server.run.name}/stream"
     warm = await open_session(uri, asyncio.Semaphore(1))  # first step: allocator, batcher
     await talk(warm, 3, 0, [], Counter())
@@ -392,7 +402,8 @@ async def measure_sessions(server: Server, n: int, steps: int) -> SessionResult:
         if not isinstance(failure, ClientConnection):
             errors[f"open: {type(failure).__name__}: {str(failure)[:80]}"] += 1
     start = time.perf_counter()
-    await asyncio.gather(*(talk(ws, steps, k, latencies, errors) for k, ws in enumerate(sockets)))
+    await asyncio.gather(*(talk(ws, steps, k, latencies, errors, pace, pace * k / len(sockets))
+                           for k, ws in enumerate(sockets)))  # fmt: skip
     elapsed = time.perf_counter() - start
     await asyncio.sleep(1.0)  # all open, all idle: the server has answered every step
     idle = server.rss_kb()
@@ -400,7 +411,7 @@ async def measure_sessions(server: Server, n: int, steps: int) -> SessionResult:
     await asyncio.gather(*(end(ws) for ws in sockets))
     p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (float("nan"),) * 2
     return SessionResult(
-        n, steps, len(sockets), len(latencies), len(latencies) / elapsed, float(p50),
+        n, steps, pace, len(sockets), len(latencies), len(latencies) / elapsed, float(p50),
         float(p99), errors, (idle - before) / max(len(sockets), 1), before / 1024, idle / 1024,
         open_seconds, compression or "none",
     )  # fmt: skip
@@ -468,7 +479,7 @@ def render_predict(results, levels, rounds: int, seconds: float, cap: int) -> li
         f"request when the last is answered; a round lasts {seconds:g} s or {cap} requests, "
         f"whichever comes first; {rounds} rounds per row, the two servers alternating. "
         "req/s = answers (2xx) per second, median over rounds; p50/p99 over every answer of "
-        "every round. batching on = `--max-batch 64 --max-delay-ms 5`, off = `--max-batch 1`.",
+        "every round. batching on = `--max-batch 64 --max-delay-ms 1`, off = `--max-batch 1`.",
         *table(head, rows, text_columns=2),
     ]
     if (TARGET_CLIENTS, "on") in results:
@@ -498,28 +509,35 @@ def render_sessions(results: list[SessionResult]) -> list[str]:
         )
         held_ok = r.held == r.sessions and not r.errors
         held = f"{r.held}" + ("" if held_ok or r.sessions != HELD_TARGET else "*")
-        rows.append([f"{r.sessions:,}", str(r.steps), held, num(r.steps_per_s, 0), num(r.p50, 1),
-                     p99, error_text(0, r.errors), mark(r.kb_per_session,
-                     r.kb_per_session <= KB_TARGET), num(r.rss_before_mb, 0),
-                     num(r.rss_idle_mb, 0), num(r.open_seconds, 1)])  # fmt: skip
-    head = ["sessions", "steps each", "held", "steps/s", "p50 ms/step", "p99 ms/step", "errors",
-            "KB per idle session", "RSS before MB", "RSS idle MB", "opening s"]  # fmt: skip
+        pace = f"{r.pace * 1e3:g} ms" if r.pace > 0 else "on reply"
+        rows.append([f"{r.sessions:,}", str(r.steps), pace, held, num(r.steps_per_s, 0),
+                     num(r.p50, 1), p99, error_text(0, r.errors),
+                     mark(r.kb_per_session, r.kb_per_session <= KB_TARGET),
+                     num(r.rss_before_mb, 0), num(r.rss_idle_mb, 0),
+                     num(r.open_seconds, 1)])  # fmt: skip
+    head = ["sessions", "steps each", "word every", "held", "steps/s", "p50 ms/step",
+            "p99 ms/step", "errors", "KB per idle session", "RSS before MB", "RSS idle MB",
+            "opening s"]  # fmt: skip
     compression = results[0].compression if results else "n/a"
     return [
         "",
         "## Online sessions (WebSocket, batching server)",
         "",
-        "A fresh `--max-batch 64 --max-delay-ms 5` server per row. All sessions are opened "
+        "A fresh `--max-batch 64 --max-delay-ms 1` server per row. All sessions are opened "
         f"at once ({OPENING} handshakes in flight at most) and each greeting read; then every "
         "session sends its words, one at a time, each reply awaited and checked (step number, "
-        "label) before the next. steps/s = replies over the time from the first word to the "
-        "last reply; latency is per word, send to reply. KB per idle session = (server VmRSS "
+        "label) before the next: either the next word as soon as the reply comes (`on reply`: "
+        "the server's capacity; by Little's law each step then waits about sessions / "
+        "(steps/s)), or a word every 500 ms per session, the sessions' turns spread evenly "
+        "(people typing at 2 words/s, about three times a fast typist's pace). steps/s = "
+        "replies over the time from the first word to the last reply; latency is per word, "
+        "send to reply. KB per idle session = (server VmRSS "
         "with all sessions open and idle after their steps - VmRSS before opening) / sessions "
         f"held. Targets: p99 <= {SESSION_P99_TARGET:g} ms per step at {SESSION_P99_AT:,} "
         f"sessions; <= {KB_TARGET:g} KB per idle session; {HELD_TARGET:,} held without an "
         f"error; `*` = missed. WebSocket extension negotiated: `{compression}` (the client "
         "offers permessage-deflate, as browsers do).",
-        *table(head, rows, text_columns=1),
+        *table(head, rows, text_columns=3),
     ]
 
 
@@ -560,15 +578,15 @@ def run_predict(run: Path, args, levels, workdir: Path) -> dict:
 
 def run_sessions(run: Path, levels, workdir: Path, notes: list[str]) -> list[SessionResult]:
     results = []
-    for n, steps in levels:
+    for n, steps, pace in levels:
         server = Server(run, BATCHING["on"], workdir / f"serve-sessions-{n}.log")
         try:
             server.start()
             if server.fd_limit() < n + 100:
                 notes.append(f"the server's open-file limit {server.fd_limit()} is below "
                              f"{n:,} sessions")  # fmt: skip
-            results.append(asyncio.run(measure_sessions(server, n, steps)))
-            print(f"sessions: {n:,} done", file=sys.stderr)
+            results.append(asyncio.run(measure_sessions(server, n, steps, pace)))
+            print(f"sessions: {n:,} (pace {pace:g} s) done", file=sys.stderr)
         finally:
             server.stop()
     return results

@@ -7,7 +7,7 @@ for them until it holds ``max_batch`` requests or ``max_delay`` seconds have pas
 it opened. ``work`` runs once on all of them, in the model's own worker thread, and each
 request gets its own result back. With ``max_batch = 1`` every request runs alone.
 
-    batcher = MicroBatcher(work, max_batch=64, max_delay=0.005, executor=executor)
+    batcher = MicroBatcher(work, max_batch=64, max_delay=0.001, executor=executor)
     result = await batcher.submit(item)      # work([item, ...])[k] for this request's k
 
 A failure of ``work`` (a bad input among them) is retried item by item, so that one bad

@@ -8,6 +8,7 @@ the models are closed.
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 
 from rnnkit.arguments import positive
@@ -26,7 +27,7 @@ def add_serve_command(commands) -> None:
     add("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1)")
     add("--port", type=int, default=8000)
     add("--max-batch", type=positive, default=64, help="requests run together (1: no batching)")
-    add("--max-delay-ms", type=float, default=5.0, help="longest wait for a batch to fill")
+    add("--max-delay-ms", type=float, default=1.0, help="longest wait for a batch to fill")
     add("--api-key", default=None, help="required of every request but /healthz")
     add("--drain", type=float, default=30.0, help="seconds to finish requests on shutdown")
 
@@ -42,6 +43,11 @@ def serve(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-delay-ms must be >= 0, got {args.max_delay_ms}")
     settings = Settings(args.max_batch, args.max_delay_ms, args.api_key)
     app = create_app(args.runs, settings)
+    # The loaded models, torch and the app are hundreds of thousands of long-lived objects; a full
+    # collection walks them all (150 ms measured, stalling every request in flight, the
+    # 99th percentile of benchmarks/serve.py). Frozen, they are left out of collections.
+    gc.collect()
+    gc.freeze()
     # No line per request (the metrics count them): a log that nobody reads, a pipe say,
     # would fill and stall the server.
     # No compression of WebSocket messages: a step's reply is small, and each connection's
