@@ -16,6 +16,7 @@ from rnnkit.arguments import add_adding_options, positive
 from rnnkit.serve.server import add_serve_command, serve
 from rnnkit.tasks import cli as task_commands
 from rnnkit.train.adding import CELLS
+from rnnkit.train.world import LostRank
 
 
 def _cells(text: str) -> tuple[str, ...]:
@@ -63,18 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     """Bad input (a file, a column, a value the task cannot use) ends with a one-line
     error and status 2, as a bad option does; nothing has been written by then."""
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the processes of --nproc
     try:
         return _run(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 2
+    except LostRank as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command in task_commands.RUN_COMMANDS:
         print(task_commands.run_command(args))
     elif args.command == "train":
-        print(task_commands.train(args))
+        report = task_commands.train(args)
+        if report:  # a rank but 0 of a group, or the launcher of --nproc, has nothing
+            print(report)
     elif args.command == "serve":
         serve(args)
     elif args.command == "diagnose":

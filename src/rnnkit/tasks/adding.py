@@ -11,7 +11,7 @@ import torch
 
 from rnnkit.arguments import add_adding_options, positive
 from rnnkit.tasks.interface import Task
-from rnnkit.train import TrainConfig, Trainer
+from rnnkit.train import TrainConfig, Trainer, world
 from rnnkit.train.adding import (
     CELLS,
     AddingBatches,
@@ -57,9 +57,15 @@ class AddingTask(Task):
             patience=args.patience, seed=args.seed, quiet=args.quiet,
         )  # fmt: skip
 
-        def validate(model: torch.nn.Module) -> float:  # MSE on the fixed validation set
-            with torch.no_grad():
-                return float(adding_loss(model, (valid_x, valid_y)))
+        def validate(model: torch.nn.Module) -> float:
+            """MSE on the fixed validation set (each rank of a group its share)."""
+
+            def squared(part: slice) -> tuple[float, float]:
+                with torch.no_grad():
+                    mse = float(adding_loss(model, (valid_x[part], valid_y[part])))
+                return mse * len(valid_x[part]), len(valid_x[part])
+
+            return world.current().mean(len(valid_x), squared)
 
         trainer = Trainer(model, adding_loss, lambda epoch: batches, config, args.run_dir, validate)
         result = trainer.fit(resume=args.resume)

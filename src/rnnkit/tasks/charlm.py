@@ -26,7 +26,7 @@ from rnnkit.tasks.run import (
     prepare_run,
     save_run,
 )
-from rnnkit.train import TrainConfig, Trainer, stream_batches
+from rnnkit.train import TrainConfig, Trainer, stream_batches, world
 
 
 @dataclass
@@ -57,26 +57,37 @@ def bits_per_char(
     model: LanguageModel, ids: torch.Tensor, lanes: int = 32, steps: int = 200
 ) -> float:
     """Mean bits per character of predicting each next id, the text cut into ``lanes``
-    contiguous lanes read with the state carried (each lane starts from zero)."""
+    contiguous lanes read with the state carried (each lane starts from zero); in a
+    data-parallel run each rank reads its share of the lanes."""
     model.eval()
     length = (len(ids) - 1) // lanes
     if length < 1:
         raise ValueError(f"the text is too short to score: {len(ids)} characters")
     inputs = ids[: lanes * length].view(lanes, length)
     targets = ids[1 : lanes * length + 1].view(lanes, length)
-    total, state = 0.0, None
-    with torch.no_grad():
-        for start in range(0, length, steps):
-            logits, state = model(inputs[:, start : start + steps], state)
-            chunk = targets[:, start : start + steps]
-            total += float(cross_entropy(logits.flatten(0, 1), chunk.flatten(), reduction="sum"))
-    return bits_per_token(total / targets.numel())
+
+    def nats(part: slice) -> tuple[float, float]:  # summed over the lanes ``part``
+        total, state = 0.0, None
+        with torch.no_grad():
+            for start in range(0, length, steps):
+                logits, state = model(inputs[part, start : start + steps], state)
+                chunk = targets[part, start : start + steps]
+                total += float(cross_entropy(logits.flatten(0, 1), chunk.flatten(),
+                                             reduction="sum"))  # fmt: skip
+        return total, targets[part].numel()
+
+    return bits_per_token(world.current().mean(lanes, nats))
 
 
 def train_language_model(
     config: LanguageModelConfig, out: Path, resume: bool, overwrite: bool, quiet: bool
 ) -> str:
     check_run(out, "charlm", resume, overwrite)
+    # Checked before anything is written: a bad --lr leaves no trace.
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr, seed=config.seed,
+        quiet=quiet, checkpoint_every=200,
+    )  # fmt: skip
     corpus = load_data(config.data, "charlm", config.seed)
     prepare_run(out, "charlm", resume, overwrite)
     torch.manual_seed(config.seed)
@@ -93,10 +104,6 @@ def train_language_model(
         logits, state = model(x, state)
         return cross_entropy(logits.flatten(0, 1), y.flatten()), state
 
-    train_config = TrainConfig(
-        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr, seed=config.seed,
-        quiet=quiet, checkpoint_every=200,
-    )  # fmt: skip
     trainer = Trainer(
         model, loss, batches, train_config, out, lambda m: bits_per_char(m, valid), carry_state=True
     )

@@ -28,7 +28,7 @@ from rnnkit.tasks.run import (
     prepare_run,
     save_run,
 )
-from rnnkit.train import BestEpoch, TrainConfig, Trainer
+from rnnkit.train import BestEpoch, TrainConfig, Trainer, world
 
 
 @dataclass
@@ -104,6 +104,10 @@ def train_classifier(
     if config.freeze_embeddings and not config.pretrained:
         raise ValueError("--freeze-embeddings keeps pretrained embeddings fixed: add --pretrained")
     check_run(out, config.task, resume, overwrite)
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
+        patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
+    )  # fmt: skip
     data = load_data(config.data, config.task, config.seed, **config.columns)
     prepare_run(out, config.task, resume, overwrite)
     torch.manual_seed(config.seed)
@@ -141,15 +145,17 @@ def train_classifier(
         return cross_entropy(model(x, lengths), y)
 
     def error_rate(model) -> float:
-        """Validation error after each epoch (lower is better, for early stopping)."""
-        return float((_predict(model, valid_x) != valid_y).double().mean())
+        """Validation error after each epoch (lower is better, for early stopping); each
+        rank of a data-parallel run scores its share."""
+
+        def wrong(part: slice) -> tuple[float, float]:
+            mistakes = _predict(model, valid_x[part]) != valid_y[part]
+            return float(mistakes.sum()), len(mistakes)
+
+        return world.current().mean(len(valid_y), wrong)
 
     best = BestEpoch(error_rate)  # the best epoch's weights are the ones saved
 
-    train_config = TrainConfig(
-        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
-        patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
-    )  # fmt: skip
     batches = _batches(train_x, [y for _, y in data.train], config.batch_size, config.seed)
     result = Trainer(model, loss, batches, train_config, out, best).fit(resume=resume)
     extra = {"classes": data.classes, "scale": scale, "steps": result.steps}

@@ -21,6 +21,7 @@ from pathlib import Path
 from rnnkit.arguments import positive
 from rnnkit.tasks import forecast_commands, seq2seq_commands
 from rnnkit.tasks.export import FORMATS, export_graphs
+from rnnkit.tasks.launch import add_nproc_option, train_in_processes
 from rnnkit.tasks.registry import TASKS, task_of
 
 #: The commands on a trained run (``export`` takes every task's runs).
@@ -32,10 +33,12 @@ def add_train_tasks(tasks) -> None:
     for task in TASKS.values():
         parser = tasks.add_parser(task.name, help=task.help, description=task.description)
         task.add_arguments(parser)
+        add_nproc_option(parser)
 
 
 def train(args: argparse.Namespace) -> str:
-    return TASKS[args.task].train(args)
+    """The task's training, in this process or in several (``--nproc``, torchrun)."""
+    return train_in_processes(args, TASKS[args.task].train)
 
 
 def run_command(args: argparse.Namespace) -> str:

@@ -45,7 +45,7 @@ from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, wi
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
 from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
-from rnnkit.train import TrainConfig, Trainer, TrainResult
+from rnnkit.train import TrainConfig, Trainer, TrainResult, world
 
 
 @dataclass
@@ -242,10 +242,17 @@ def train_model(
 
     def validation_loss(model) -> float:
         model.eval()
-        with torch.no_grad():
-            parameters = model(valid["past"], valid["observed"], valid["covariates"],
-                               valid["calendar"])  # fmt: skip
-            score = float(model.loss(parameters, valid["future"], valid["mask"]))
+
+        def summed(part: slice) -> tuple[float, float]:  # over the windows ``part``
+            with torch.no_grad():
+                mine = {name: value[part] for name, value in valid.items()}
+                parameters = model(mine["past"], mine["observed"], mine["covariates"],
+                                   mine["calendar"])  # fmt: skip
+                observed = float(mine["mask"].sum())
+                mean = float(model.loss(parameters, mine["future"], mine["mask"]))
+                return mean * observed, observed
+
+        score = world.current().mean(len(valid["past"]), summed)  # each rank its share
         model.train()
         if score < best["score"]:
             best["score"] = score
@@ -265,7 +272,11 @@ def train_model(
         patience=config.patience, seed=config.seed, quiet=quiet,
         checkpoint_every=10**9, tensorboard=False,
     )  # fmt: skip
-    result = Trainer(model, loss, batches, train_config, out, validation_loss).fit()
+    def observed(batch) -> float:  # what the loss averages over: the observed values
+        return float(batch["mask"].sum())
+
+    trainer = Trainer(model, loss, batches, train_config, out, validation_loss, weight_of=observed)
+    result = trainer.fit()
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()

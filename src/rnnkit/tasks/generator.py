@@ -32,7 +32,7 @@ from rnnkit.tasks.run import (
     prepare_run,
     save_run,
 )
-from rnnkit.train import BestEpoch, TrainConfig, Trainer
+from rnnkit.train import BestEpoch, TrainConfig, Trainer, world
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -77,24 +77,33 @@ def _batch(sequences, indices, classes: int):
 
 def perplexity(model: ConditionalGenerator, sequences, classes: int, shift: int = 0) -> float:
     """exp(mean cross-entropy per predicted word, EOS included) with every label moved
-    ``shift`` classes along (0: the true labels)."""
+    ``shift`` classes along (0: the true labels); each rank of a data-parallel run scores
+    its share of the sequences."""
     model.eval()
     shifted = [(tokens, (label + shift) % classes) for tokens, label in sequences]
-    total = count = 0.0
-    with torch.no_grad():
-        for start in range(0, len(shifted), 256):
-            tokens, condition = _batch(shifted, range(start, min(start + 256, len(shifted))),
-                                       classes)  # fmt: skip
-            logits = model(tokens[:, :-1], condition)
-            total += float(cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten(),
-                                         ignore_index=PAD, reduction="sum"))  # fmt: skip
-            count += int((tokens[:, 1:] != PAD).sum())
-    return math.exp(total / count)
+
+    def nats(part: slice) -> tuple[float, float]:  # summed over the sequences ``part``
+        mine, total, count = shifted[part], 0.0, 0.0
+        with torch.no_grad():
+            for start in range(0, len(mine), 256):
+                tokens, condition = _batch(mine, range(start, min(start + 256, len(mine))),
+                                           classes)  # fmt: skip
+                logits = model(tokens[:, :-1], condition)
+                total += float(cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten(),
+                                             ignore_index=PAD, reduction="sum"))  # fmt: skip
+                count += int((tokens[:, 1:] != PAD).sum())
+        return total, count
+
+    return math.exp(world.current().mean(len(shifted), nats))
 
 
 def train_generator(config: GeneratorConfig, out: Path, resume: bool, overwrite: bool,
                     quiet: bool) -> str:  # fmt: skip
     check_run(out, "generator", resume, overwrite)
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
+        patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
+    )  # fmt: skip
     data = load_data(config.data, "sentiment", config.seed, **(config.columns or {}))
     prepare_run(out, "generator", resume, overwrite)
     torch.manual_seed(config.seed)
@@ -118,11 +127,11 @@ def train_generator(config: GeneratorConfig, out: Path, resume: bool, overwrite:
         return cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten(), ignore_index=PAD)
 
     best = BestEpoch(lambda model: perplexity(model, valid, classes))
-    train_config = TrainConfig(
-        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
-        patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
-    )  # fmt: skip
-    result = Trainer(model, loss, batches, train_config, out, best).fit(resume=resume)
+    def targets(batch) -> float:  # what the loss averages over: the tokens, not padding
+        return float((batch[0][:, 1:] != PAD).sum())
+
+    trainer = Trainer(model, loss, batches, train_config, out, best, weight_of=targets)
+    result = trainer.fit(resume=resume)
     best.restore(model)
     extra = {"classes": data.classes, "steps": result.steps, "epochs": result.epochs}
     save_run(out, "generator", settings, model, tokenizer, extra)

@@ -51,13 +51,22 @@ def sequence_error_rates(
         raise ValueError(
             f"need one prediction per reference list, got {len(predictions)} and {len(references)}"
         )
+    wrong, edits, length = sequence_errors(predictions, references)
+    return {"wer": wrong / len(predictions), "per": edits / max(length, 1)}
+
+
+def sequence_errors(
+    predictions: Sequence[Sequence], references: Sequence[Sequence[Sequence]]
+) -> tuple[int, int, int]:
+    """-> (predictions matching none of their references, edit distances to the closest
+    reference summed, those references' lengths summed): the sums behind WER and PER."""
     wrong = edits = length = 0
     for predicted, options in zip(predictions, references, strict=True):
         distance, closest = min((edit_distance(predicted, r), len(r)) for r in options)
         wrong += distance > 0
         edits += distance
         length += closest
-    return {"wer": wrong / len(predictions), "per": edits / max(length, 1)}
+    return wrong, edits, length
 
 
 def format_confusion(matrix: Tensor, classes: list[str]) -> str:

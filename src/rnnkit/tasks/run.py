@@ -6,6 +6,8 @@ and its weights, each written atomically and read without unpickling anything.
     run/tokenizer.json       (tasks on text)
     run/model.safetensors    the weights (safetensors: tensors only, no code)
     run/metrics.jsonl, run/ckpt-*.pt   the trainer's log and checkpoints
+
+In a data-parallel run (``rnnkit.train.world``) rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import safetensors.torch
 import torch
 
 from rnnkit.data import Tokenizer
+from rnnkit.train import world
 from rnnkit.train.files import write_atomic
 
 TASK_FILE, TOKENIZER_FILE, WEIGHTS_FILE = "task.json", "tokenizer.json", "model.safetensors"
@@ -31,8 +34,9 @@ def prepare_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
     """``check_run``, then empty ``path`` with ``overwrite``. Tasks read their data between
     the two, so that bad data leaves an existing run as it was."""
     check_run(path, task, resume, overwrite)
-    if overwrite and path.is_dir():
+    if overwrite and path.is_dir() and world.current().is_main:
         shutil.rmtree(path)
+    world.current().barrier()
 
 
 def check_run(path: Path, task: str, resume: bool, overwrite: bool) -> None:
@@ -78,8 +82,9 @@ def begin_training(
                 "--overwrite)"
             )
         return
-    path.mkdir(parents=True, exist_ok=True)
-    _write_json(file, current)
+    if world.current().is_main:
+        path.mkdir(parents=True, exist_ok=True)
+        _write_json(file, current)
 
 
 def _differences(started: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -111,6 +116,19 @@ def save_run(
     tokenizer: Tokenizer | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    """Write the run. In a data-parallel run rank 0 writes it, and the group ends here:
+    what follows (scoring the saved run, the report) is rank 0's alone, as one process,
+    and the other ranks exit (their files may be on another machine)."""
+    group = world.current()
+    if group.is_main:
+        _save_run(path, task, config, model, tokenizer, extra)
+    if group.size > 1:
+        world.leave()
+        if not group.is_main:
+            raise SystemExit(0)
+
+
+def _save_run(path, task, config, model, tokenizer, extra) -> None:
     path.mkdir(parents=True, exist_ok=True)
     if tokenizer is not None:
         _write_json(path / TOKENIZER_FILE, tokenizer.to_dict())

@@ -16,7 +16,7 @@ from rnnkit.data.pairs import Example, load_pairs
 from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, DecoderState, Memory, Seq2Seq
 from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.interface import Predictor
-from rnnkit.tasks.metrics import sequence_error_rates
+from rnnkit.tasks.metrics import sequence_errors
 from rnnkit.tasks.run import (
     begin_training,
     check_run,
@@ -25,7 +25,7 @@ from rnnkit.tasks.run import (
     prepare_run,
     save_run,
 )
-from rnnkit.train import BestEpoch, TrainConfig, Trainer
+from rnnkit.train import BestEpoch, TrainConfig, Trainer, world
 
 TASKS = ("g2p", "seq2seq")
 
@@ -119,12 +119,22 @@ def decode(
 
 
 def error_rates(model, source: Tokenizer, target: Tokenizer, examples, beam=1, penalty=0.6):
-    """WER and PER of the model's outputs against each example's references."""
+    """WER and PER of the model's outputs against each example's references; each rank of
+    a data-parallel run decodes its share of the examples."""
+    if not examples:
+        raise ValueError("no examples to score")
+    group = world.current()
+    mine = examples[group.share(len(examples))]
+    counts = sequence_errors(*_decoded(model, source, target, mine, beam, penalty))
+    wrong, edits, length = group.sum(torch.tensor(counts, dtype=torch.float64)).tolist()
+    return {"wer": wrong / len(examples), "per": edits / max(length, 1)}
+
+
+def _decoded(model, source: Tokenizer, target: Tokenizer, examples, beam: int, penalty: float):
+    """-> (the model's outputs, the references), as token ids."""
     sources = [torch.tensor(source.encode(s), dtype=torch.int64) for s, _ in examples]
-    outputs = decode(model, sources, beam, penalty)
-    predictions = [d.tokens.tolist() for d in outputs]
-    references = [[target.encode(r) for r in refs] for _, refs in examples]
-    return sequence_error_rates(predictions, references)
+    predictions = [d.tokens.tolist() for d in decode(model, sources, beam, penalty)]
+    return predictions, [[target.encode(r) for r in refs] for _, refs in examples]
 
 
 def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: bool,
@@ -132,6 +142,11 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
     if config.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
     check_run(out, config.task, resume, overwrite)
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
+        schedule=config.schedule, patience=config.patience, seed=config.seed, quiet=quiet,
+        checkpoint_every=500,
+    )  # fmt: skip
     data = load_pairs(config.data, config.seed, config.source_tokens, config.target_tokens)
     prepare_run(out, config.task, resume, overwrite)
     torch.manual_seed(config.seed)
@@ -150,14 +165,13 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
     # Greedy WER on the validation words after each epoch; the best epoch's weights are saved.
     best = BestEpoch(lambda model: error_rates(model, source, target, data.valid)["wer"])
 
-    train_config = TrainConfig(
-        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
-        schedule=config.schedule, patience=config.patience, seed=config.seed, quiet=quiet,
-        checkpoint_every=500,
-    )  # fmt: skip
     pairs = _encode(source, target, data.train)
     batches = _batches(pairs, config.batch_size, config.seed, config.sampling, config.epochs)
-    result = Trainer(model, loss, batches, train_config, out, best).fit(resume=resume)
+    def targets(batch) -> float:  # what the loss averages over: the tokens, not padding
+        return float((batch[2][:, 1:] != PAD).sum())
+
+    trainer = Trainer(model, loss, batches, train_config, out, best, weight_of=targets)
+    result = trainer.fit(resume=resume)
     best_wer = best.restore(model)
     extra = {
         "source_tokenizer": source.to_dict(), "target_tokenizer": target.to_dict(),

@@ -1,6 +1,7 @@
 """Training: the loop (``Trainer``, ``TrainConfig``), batches for it (``shuffled_batches``;
 ``stream_batches`` and ``sequence_batches`` for truncated BPTT), checkpoints that survive
-a kill, metrics in the run directory, and gradient-flow diagnostics
+a kill, metrics in the run directory, training in several processes
+(``rnnkit.train.world``, ``rnnkit.train.sharding``) and gradient-flow diagnostics
 (``rnnkit.train.diagnostics``)."""
 
 from rnnkit.train.batches import SequenceChunk, sequence_batches, shuffled_batches, stream_batches

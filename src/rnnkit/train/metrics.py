@@ -64,3 +64,17 @@ def _tensorboard_writer(directory: Path, purge_step: int | None):
     except ImportError:  # tensorboard is optional
         return None
     return SummaryWriter(str(directory), purge_step=purge_step)
+
+
+class NoMetrics:
+    """The metrics of a process that writes none: all ranks but 0 of a data-parallel run
+    (rank 0 logs the global loss, the same for all)."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def forget_after(self, epoch: int, batch: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

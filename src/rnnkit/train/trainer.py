@@ -17,6 +17,16 @@ next batch detached, so gradients stop at the batch boundary while the state flo
 each epoch (and after a skipped step), and is saved in checkpoints (as plain tuples).
 Over many independent sequences (``sequence_batches``), the lanes where a new sequence
 begins restart from a zero state.
+
+Data-parallel: in a process launched by torchrun or ``rnnkit train ... --nproc N`` (after
+``rnnkit.train.world.join()``), the model runs under ``DistributedDataParallel`` and each
+rank takes its rows of every global batch (``rnnkit.train.sharding``: its lanes, for
+truncated BPTT), its loss weighted so that the averaged gradients are the global batch's,
+as one process computes them. Every decision is agreed by the ranks (a skipped
+non-finite step, the time budget; the validation metric is the same on all when
+``validate`` reduces over ranks); rank 0 alone writes metrics and checkpoints, which hold
+the whole carried state, so that a run resumes with any number of processes. The loss
+must run the model by calling it, ``model(...)``: that call is what DDP synchronises.
 """
 
 from __future__ import annotations
@@ -32,13 +42,16 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnkit.train.batches import SequenceChunk
 from rnnkit.train.checkpoint import load_latest, save_checkpoint
-from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.metrics import MetricsLog, NoMetrics
 from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
 from rnnkit.train.schedule import SCHEDULES, lr_factor
+from rnnkit.train.sharding import batch_rows, share_batch
+from rnnkit.train.world import World, contact, current
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -117,12 +130,19 @@ class Trainer:
         validate: Callable[[torch.nn.Module], float] | None = None,
         on_step: Callable[[int], None] | None = None,
         carry_state: bool = False,
+        weight_of: Callable[[Any], float] | None = None,
     ) -> None:
         """``validate(model)`` returns a metric where lower is better (early stopping);
-        ``on_step(step)`` runs after every optimiser step (and its checkpoint)."""
+        ``on_step(step)`` runs after every optimiser step (and its checkpoint);
+        ``weight_of(batch)`` counts what the loss averages over when that is not the rows
+        (the target tokens, for a loss that ignores padding): the ranks' losses are
+        weighted by it (``rnnkit.train.sharding``)."""
         self.model, self.loss, self.batches, self.config = model, loss, batches, config
         self.run_dir, self.validate, self.on_step = Path(run_dir), validate, on_step
-        self.carry_state = carry_state
+        self.carry_state, self.weight_of = carry_state, weight_of
+        self.world = current()
+        self.forward = _Synchronised(model, self.world) if self.world.size > 1 else model
+        self.lanes: int | None = None  # the global batch's rows, for the carried state
         self.state: Any = None  # the carried recurrent state (truncated BPTT)
         self.params = [p for p in model.parameters() if p.requires_grad]
         if config.optimizer == "adamw":
@@ -147,6 +167,10 @@ class Trainer:
         self.best_metric: float | None = None
         self.epochs_without_improvement = 0
 
+    def _seconds(self) -> float:
+        """Seconds since this invocation's ``fit`` began (logged with each record)."""
+        return round(time.monotonic() - self.started, 3)
+
     def _budget_used(self) -> float:
         """The share of this invocation's time budget used so far (0 before fit; needs a
         budget)."""
@@ -163,12 +187,16 @@ class Trainer:
 
         Raises ``NoTrainingStep`` (a ValueError), and writes no final checkpoint, when the
         run has taken no optimiser step at all, this call included."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = resume and self._restore()
-        if not resumed:
-            seed_everything(self.config.seed)
-        self.metrics = MetricsLog(
-            self.run_dir, self.config.tensorboard, self.step if resume else None
+        self._check_same_start()
+        if not resumed:  # each rank its own stream (dropout); rank 0 as one process's
+            seed_everything(self.config.seed + 1_000_003 * self.world.rank)
+        self.metrics = (
+            MetricsLog(self.run_dir, self.config.tensorboard, self.step if resume else None)
+            if self.world.is_main
+            else NoMetrics()
         )
         if resume:  # without a checkpoint: from (0, 0), so every old record goes
             self.metrics.forget_after(self.epoch, self.batch_in_epoch)
@@ -202,7 +230,8 @@ class Trainer:
         remaining = itertools.islice(batches, self.batch_in_epoch, None)
         bar = tqdm(remaining, total=None if total is None else total - self.batch_in_epoch,
                    desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="batch",
-                   disable=self.config.quiet or not sys.stderr.isatty(), leave=False)  # fmt: skip
+                   disable=self.config.quiet or not sys.stderr.isatty() or not self.world.is_main,
+                   leave=False)  # fmt: skip
         with bar:
             for batch in bar:
                 record = self._train_step(batch)
@@ -211,30 +240,47 @@ class Trainer:
                     self._checkpoint()
                 if self.on_step is not None:
                     self.on_step(self.step)
-                if self.config.time_budget is not None and self._budget_used() >= 1:
+                # Agreed: a rank that stopped alone would leave the others waiting.
+                if self.config.time_budget is not None and self.world.any(self._budget_used() >= 1):
                     return "time budget"
         return "epochs"
 
     def _train_step(self, batch: Any) -> dict[str, Any]:
         self.model.train()
+        self.lanes = batch_rows(batch)
+        if self.carry_state and self.world.size > 1 and (self.lanes or 0) < self.world.size:
+            raise ValueError(
+                f"truncated BPTT shares the batch's {self.lanes} lanes among the processes: "
+                f"the batch size must be at least the number of processes, {self.world.size}"
+            )
+        batch, weight = share_batch(batch, self.world, self.weight_of)
         if self.carry_state:
             if isinstance(batch, SequenceChunk):
                 self.state = _restart_lanes(self.state, batch.fresh)
-            returned = self.loss(self.model, batch, self.state)
+            returned = self.loss(self.forward, batch, self.state)
             if not (isinstance(returned, tuple) and len(returned) == 2):
                 raise TypeError(
                     "with carry_state=True, loss(model, batch, state) must return (loss, state)"
                 )
             loss, state = returned
         else:
-            loss, state = self.loss(self.model, batch), None
+            loss, state = self.loss(self.forward, batch), None
         if not (isinstance(loss, Tensor) and loss.numel() == 1):
             got = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
             raise TypeError(f"loss must return a scalar tensor (the batch's loss), got {got}")
         norm = math.nan
-        finite = bool(torch.isfinite(loss))
+        # The global batch's loss, and whether every rank's is finite, agreed before the
+        # backward pass: all ranks take it (its gradients are all-reduced) or none does.
+        local = float(loss.detach())
+        ok = math.isfinite(local)
+        agreed = self.world.sum(torch.tensor([local * weight if ok else 0.0, float(not ok)],
+                                             dtype=torch.float64))  # fmt: skip
+        finite = bool(agreed[1] == 0)
+        logged = float(agreed[0]) if finite else local if not ok else math.nan
         if finite:
-            loss.backward()
+            # DDP averages the ranks' gradients: N * w_r * L_r averages to sum_r w_r L_r.
+            with contact():
+                (loss * (weight * self.world.size)).backward()
             max_norm = self.config.clip_norm if self.config.clip_norm is not None else math.inf
             # clip_grad_norm_ returns the norm before clipping: logged every step.
             norm = float(torch.nn.utils.clip_grad_norm_(self.params, max_norm))
@@ -256,8 +302,9 @@ class Trainer:
         # epoch, batch: where the run stands after this record (batches done in the epoch).
         record = {
             "step": self.step, "epoch": self.epoch, "batch": self.batch_in_epoch,
-            "loss": float(loss.detach()), "grad_norm": norm,
+            "loss": logged, "grad_norm": norm,
             "lr": self.scheduler.get_last_lr()[0], "skipped": not finite,
+            "seconds": self._seconds(),
         }  # fmt: skip
         self.metrics.write(record)
         if self.bad_in_a_row >= self.config.max_bad_steps and self.step == 0:
@@ -283,9 +330,8 @@ class Trainer:
         self.model.eval()
         with torch.no_grad():
             metric = float(self.validate(self.model))
-        self.metrics.write(
-            {"step": self.step, "epoch": self.epoch, "batch": 0, "validation": metric}
-        )
+        self.metrics.write({"step": self.step, "epoch": self.epoch, "batch": 0,
+                            "validation": metric, "seconds": self._seconds()})  # fmt: skip
         if self.best_metric is None or metric < self.best_metric:
             self.best_metric, self.epochs_without_improvement = metric, 0
         else:
@@ -298,11 +344,20 @@ class Trainer:
     # -- files -----------------------------------------------------------------------------
 
     def _checkpoint(self) -> None:
+        """Every rank takes part (the carried state and the random streams are gathered
+        from all of them); rank 0 writes."""
+        carried = _map_tensors(self._whole_lanes, self.state)
+        rng = rng_state()
+        if self.world.size > 1:  # row r: rank r's torch stream (dropout masks)
+            mine = rng["torch"].to(torch.int32).unsqueeze(0)  # gloo sums no uint8
+            rng["torch_by_rank"] = self.world.gather_rows(mine, self.world.size).to(torch.uint8)
+        if not self.world.is_main:
+            return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": rng_state(),
+            "rng": rng,
             "position": {
                 "step": self.step,
                 "epoch": self.epoch,
@@ -310,7 +365,7 @@ class Trainer:
                 "bad_in_a_row": self.bad_in_a_row,
                 "best_metric": self.best_metric,
                 "epochs_without_improvement": self.epochs_without_improvement,
-                "state": _plain(self.state),
+                "state": _plain(carried),
             },  # fmt: skip
             "config": asdict(self.config),
         }
@@ -325,9 +380,57 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
+        by_rank = state["rng"].get("torch_by_rank")
+        if by_rank is not None and len(by_rank) == self.world.size:
+            torch.set_rng_state(by_rank[self.world.rank].clone())
+        elif self.world.size > 1:  # another number of processes: fresh streams per rank
+            step = state["position"]["step"]
+            torch.manual_seed(self.config.seed + 1_000_003 * self.world.rank + step)
         for name, value in state["position"].items():
             setattr(self, name, value)
+        self.state = _map_tensors(self._my_lanes, self.state)
         return True
+
+    def _check_same_start(self) -> None:
+        """Every rank resumes from the same step (a rank on a machine that cannot see the
+        run directory would start afresh, and the ranks' batches would differ)."""
+        if self.world.size == 1:
+            return
+        mine = torch.tensor([[float(self.step)]], dtype=torch.float64)
+        steps = self.world.gather_rows(mine, self.world.size).flatten().tolist()
+        if len(set(steps)) > 1:
+            found = ", ".join(f"rank {r}: step {int(s)}" for r, s in enumerate(steps))
+            raise ValueError(
+                f"--resume: the ranks found different checkpoints in {self.run_dir} ({found}); "
+                "the run directory must be one that every machine sees"
+            )
+
+    def _whole_lanes(self, tensor: Tensor) -> Tensor:
+        """A carried state tensor of every lane, from each rank's (batch in dim -2)."""
+        return self.world.gather_rows(tensor, self.lanes, tensor.dim() - 2)
+
+    def _my_lanes(self, tensor: Tensor) -> Tensor:
+        """This rank's lanes of a carried state tensor of every lane (batch in dim -2)."""
+        rows = self.world.share(tensor.shape[-2])
+        return tensor.narrow(tensor.dim() - 2, rows.start, rows.stop - rows.start)
+
+
+class _Synchronised:
+    """The model as the loss sees it in a data-parallel run: a call runs through
+    ``DistributedDataParallel`` (its backward all-reduces the gradients, bucketed and
+    overlapped with the backward pass); any other attribute is the model's own."""
+
+    def __init__(self, model: torch.nn.Module, world: World) -> None:
+        on_cuda = next(model.parameters()).is_cuda
+        # DDP makes every rank start from rank 0's weights and buffers.
+        devices = [world.local_rank] if on_cuda else None
+        self.ddp = DistributedDataParallel(model, device_ids=devices)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.ddp(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ddp.module, name)
 
 
 def _restart_lanes(state: Any, fresh: Tensor) -> Any:
