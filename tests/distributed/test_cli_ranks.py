@@ -178,7 +178,7 @@ def test_two_machines_by_torchrun_train_the_model_one_process_trains(tmp_path, d
 
 
 def test_every_rank_stops_together_at_the_time_budget(tmp_path, data):
-    argv = ["train", *charlm(data, epochs=100), "--time-budget", "3s", "--nproc", "2"]
+    argv = ["train", *charlm(data, epochs=100), "--time-budget", "2s", "--nproc", "2"]
     done = rnnkit(*argv, "--out", str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "(time budget)" in done.stdout

@@ -16,23 +16,35 @@ WORKER = Path(__file__).with_name("trainer_worker.py")
 TIMEOUT = 120
 
 
-def train(out: Path, case: str, processes: int) -> tuple[dict, list[dict]]:
+def train(out: Path, processes: int) -> Path:
+    """Every case of the worker, in one process or a group of ``processes``."""
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                      str(processes)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([*launcher, str(WORKER), str(out), case], capture_output=True,
-                          text=True, timeout=TIMEOUT, env=env)  # fmt: skip
+    done = subprocess.run([*launcher, str(WORKER), str(out)], capture_output=True, text=True,
+                          timeout=TIMEOUT, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[Path, Path]:
+    """(one process's runs, two processes' runs)."""
+    tmp = tmp_path_factory.mktemp("trainer")
+    return train(tmp / "one", 1), train(tmp / "two", 2)
+
+
+def result(out: Path) -> tuple[dict, list[dict]]:
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return torch.load(out / "final.pt", weights_only=True), records
 
 
 @pytest.mark.parametrize("case", ["plain", "nan"])
-def test_two_processes_train_as_one(tmp_path, case):
-    alone, alone_log = train(tmp_path / "one", case, 1)
-    pair, pair_log = train(tmp_path / "two", case, 2)
+def test_two_processes_train_as_one(runs, case):
+    alone, alone_log = result(runs[0] / case)
+    pair, pair_log = result(runs[1] / case)
     for name, value in alone.items():
         torch.testing.assert_close(pair[name], value, rtol=0, atol=1e-10)
     assert len(pair_log) == len(alone_log) == 4 * 3 + 4  # 3 batches and a validation per epoch

@@ -1,7 +1,8 @@
 """A small regression trained by rnnkit's Trainer in whatever world this process was
-started in: alone (``python trainer_worker.py OUT CASE``) or as one rank of a group
-(``torchrun ... trainer_worker.py OUT CASE``). Rank 0 saves the final weights to
-OUT/final.pt; the data-parallel tests compare them, and OUT/metrics.jsonl, across worlds.
+started in: alone (``python trainer_worker.py OUT``) or as one rank of a group
+(``torchrun ... trainer_worker.py OUT``), once per case. Rank 0 saves the final weights
+to OUT/CASE/final.pt; the data-parallel tests compare them, and OUT/CASE/metrics.jsonl,
+across worlds.
 
 Cases: ``plain`` (11 rows in batches of 5: the last batch has 1 row, fewer than the
 ranks), ``nan`` (a NaN in the second batch, in rank 1's rows: the step must be skipped by
@@ -19,9 +20,10 @@ from torch.nn.functional import mse_loss
 from rnnkit.train import TrainConfig, Trainer, world
 
 
-def main(out: Path, case: str) -> None:
-    if world.launched():
-        world.join()
+CASES = ("plain", "nan")
+
+
+def train(out: Path, case: str) -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     x = torch.randn(11, 3, dtype=torch.float64)
@@ -46,8 +48,11 @@ def main(out: Path, case: str) -> None:
     Trainer(model, loss, lambda epoch: batches, config, out, validate).fit()
     if world.current().is_main:
         torch.save(model.state_dict(), out / "final.pt")
-    world.leave()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2])
+    if world.launched():
+        world.join()
+    for case in CASES:
+        train(Path(sys.argv[1]) / case, case)
+    world.leave()
