@@ -36,7 +36,7 @@ from rnnkit.tasks.forecast import ForecastConfig, backtest  # noqa: E402
 from rnnkit.tasks.forecast_scores import coverage, mase, smape  # noqa: E402
 
 #: One season ahead for monthly and quarterly data, a decade for the yearly sunspots.
-HORIZONS = {"M": 12, "Q": 8, "Y": 10}
+HORIZONS = {"MS": 12, "3MS": 8, "12MS": 10}
 
 
 def series_rows(name: str, folds: int) -> list[list[str]]:

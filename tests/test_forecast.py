@@ -23,7 +23,7 @@ def _seasonal(periods=120, missing=()):
     values = (100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12))[:, None]
     values[list(missing)] = np.nan
     times = step_times(np.datetime64("2000-01-01"), "M", t.astype(int))
-    return TimeSeries("wave", times, values, ["y"], "M", 12)
+    return TimeSeries("wave", times, values, ["y"], "MS", (12,))
 
 
 SMALL = {"hidden": 16, "epochs": 3, "patience": None, "window": 24, "horizon": 6, "ensemble": 1}
@@ -34,7 +34,7 @@ def _multiplicative(periods=120):
     t = np.arange(periods, dtype=np.float64)
     values = (100 * 1.01**t * (1 + 0.2 * np.sin(2 * np.pi * t / 12)))[:, None]
     times = step_times(np.datetime64("2000-01-01"), "M", t.astype(int))
-    return TimeSeries("growth", times, values, ["y"], "M", 12)
+    return TimeSeries("growth", times, values, ["y"], "MS", (12,))
 
 
 def test_the_scaler_and_training_never_see_the_validation_horizon(tmp_path):

@@ -38,7 +38,7 @@ def test_a_shuffled_monthly_csv_with_gaps_lands_on_its_grid(tmp_path):
             ["2020-02", "2", ""], ["2020-07", "7", "70"]]  # fmt: skip
     path = _write(tmp_path / "s.csv", ["month", "sales", "price"], rows)
     series = read_series_csv(path, "month", ["sales"], ["price"])
-    assert series.frequency == "M" and series.season == 12 and series.targets == ["sales"]
+    assert series.frequency == "MS" and series.season == 12 and series.targets == ["sales"]
     np.testing.assert_array_equal(series.times, step_times(np.datetime64("2020-01-01"), "M",
                                                            np.arange(7)))  # fmt: skip
     np.testing.assert_array_equal(series.values[:, 0], [1, 2, 3, np.nan, np.nan, np.nan, 7])
@@ -49,11 +49,11 @@ def test_a_shuffled_monthly_csv_with_gaps_lands_on_its_grid(tmp_path):
 @pytest.mark.parametrize(
     ("dates", "frequency"),
     [
-        (["1959Q1", "1959Q2", "1959-Q3"], "Q"),
-        (["1700", "1701", "1702"], "Y"),
-        (["2021-01-04", "2021-01-11", "2021-01-18"], "W"),
+        (["1959Q1", "1959Q2", "1959-Q3"], "3MS"),
+        (["1700", "1701", "1702"], "12MS"),
+        (["2021-01-04", "2021-01-11", "2021-01-18"], "7D"),
         (["2021-01-04", "2021-01-05", "2021-01-06"], "D"),
-        (["2021-01-01 00:00:00", "2021-02-01 00:00:00", "2021-03-01 00:00:00"], "M"),
+        (["2021-01-01 00:00:00", "2021-02-01 00:00:00", "2021-03-01 00:00:00"], "MS"),
     ],
 )
 def test_the_frequency_comes_from_the_dates(tmp_path, dates, frequency):
@@ -70,7 +70,7 @@ def test_the_frequency_comes_from_the_dates(tmp_path, dates, frequency):
         ([["2020-01", "4"], ["2020-02", "4"]], "target 'y' is constant (4)"),
         ([["2020-01", ""], ["2020-02", ""]], "target 'y' is empty"),
         ([["2020-01", "1"], ["2020-01", "2"]], "two rows fall in the period starting 2020-01-01"),
-        ([["2020-01-01", "1"], ["2020-01-04", "2"], ["2020-01-07", "3"]], "median step is 3 days"),
+        ([["2020-01-01", "1"], ["2020-01-04", "2"], ["2020-01-06", "3"]], "irregular time"),
         ([["2020-01", "1"]], "one row"),
     ],
 )
@@ -150,7 +150,7 @@ def test_sliding_windows_cover_the_series_to_its_end():
 
 def test_co2_is_the_monthly_mean_of_its_weeks():
     series = NAMED_SERIES["co2"]()
-    assert series.frequency == "M" and series.season == 12
+    assert series.frequency == "MS" and series.season == 12
     assert series.times[0] == np.datetime64("1958-03-01")
     assert series.times[-1] == np.datetime64("2001-12-01")
     with open(package_file("statsmodels", "datasets/co2/co2.csv"), encoding="utf-8") as f:
@@ -167,8 +167,8 @@ def test_the_other_named_series():
     passengers = NAMED_SERIES["airpassengers"]()  # Box & Jenkins' series G
     assert len(passengers) == 144 and passengers.values[[0, -1], 0].tolist() == [112, 432]
     sunspots = NAMED_SERIES["sunspots"]()
-    assert len(sunspots) == 309 and sunspots.frequency == "Y" and sunspots.season == 11
+    assert len(sunspots) == 309 and sunspots.frequency == "12MS" and sunspots.season == 11
     assert sunspots.times[0] == np.datetime64("1700-01-01") and sunspots.missing == 0
     macro = NAMED_SERIES["macrodata"]()
     assert macro.values.shape == (203, 3) and macro.covariates.shape == (203, 8)
-    assert macro.frequency == "Q" and macro.times[-1] == np.datetime64("2009-07-01")
+    assert macro.frequency == "3MS" and macro.times[-1] == np.datetime64("2009-07-01")

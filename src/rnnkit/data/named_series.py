@@ -21,7 +21,8 @@ from collections.abc import Callable
 import numpy as np
 
 from rnnkit.data.packages import package_file
-from rnnkit.data.timeseries import TimeSeries, on_grid, period_index, step_times
+from rnnkit.data.frequency import grid_index
+from rnnkit.data.timeseries import TimeSeries, on_grid, step_times
 
 
 def _columns(package: str, relative: str) -> dict[str, list[str]]:
@@ -39,21 +40,21 @@ def load_co2() -> TimeSeries:
     weeks = np.array([np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:8]}", "D") for d in table["date"]])
     weekly = _numbers(table["co2"])
     start = weeks[0].astype("datetime64[M]").astype("datetime64[D]")
-    month = period_index(weeks, start, "M")
+    month = grid_index(weeks, start, "MS", "co2")
     seen = ~np.isnan(weekly)
     total = np.bincount(month[seen], weekly[seen], minlength=month[-1] + 1)
     count = np.bincount(month[seen], minlength=month[-1] + 1)
     with np.errstate(invalid="ignore"):
         monthly = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    times = step_times(start, "M", np.arange(len(monthly)))
-    return TimeSeries("co2", times, monthly[:, None], ["co2"], "M", 12)
+    times = step_times(start, "MS", np.arange(len(monthly)))
+    return TimeSeries("co2", times, monthly[:, None], ["co2"], "MS", (12,))
 
 
 def load_sunspots() -> TimeSeries:
     table = _columns("statsmodels", "datasets/sunspots/sunspots.csv")
     years = [np.datetime64(f"{int(float(y))}-01-01", "D") for y in table["YEAR"]]
-    times, values = on_grid(np.array(years), _numbers(table["SUNACTIVITY"])[:, None], "Y", "")
-    return TimeSeries("sunspots", times, values, ["sunactivity"], "Y", 11)
+    times, values = on_grid(np.array(years), _numbers(table["SUNACTIVITY"])[:, None], "12MS", "")
+    return TimeSeries("sunspots", times, values, ["sunactivity"], "12MS", (11,))  # solar cycle
 
 
 def load_airpassengers() -> TimeSeries:
@@ -62,8 +63,8 @@ def load_airpassengers() -> TimeSeries:
     source = package_file("pmdarima", "datasets/airpassengers.py").read_text(encoding="utf-8")
     lists = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.List)]
     values = np.array(ast.literal_eval(max(lists, key=lambda n: len(n.elts))), dtype=np.float64)
-    times = step_times(np.datetime64("1949-01-01"), "M", np.arange(len(values)))
-    return TimeSeries("airpassengers", times, values[:, None], ["passengers"], "M", 12)
+    times = step_times(np.datetime64("1949-01-01"), "MS", np.arange(len(values)))
+    return TimeSeries("airpassengers", times, values[:, None], ["passengers"], "MS", (12,))
 
 
 MACRO_TARGETS = ["realgdp", "realcons", "realinv"]
@@ -77,10 +78,11 @@ def load_macrodata() -> TimeSeries:
         for y, q in zip(table["year"], table["quarter"], strict=True)
     ]
     rows = np.stack([_numbers(table[c]) for c in MACRO_TARGETS + MACRO_COVARIATES], axis=1)
-    times, values = on_grid(np.array(quarters), rows, "Q", "")
+    times, values = on_grid(np.array(quarters), rows, "3MS", "")
     k = len(MACRO_TARGETS)
     return TimeSeries(
-        "macrodata", times, values[:, :k], MACRO_TARGETS, "Q", 4, values[:, k:], MACRO_COVARIATES
+        "macrodata", times, values[:, :k], MACRO_TARGETS, "3MS", (4,), values[:, k:],
+        MACRO_COVARIATES,
     )
 
 

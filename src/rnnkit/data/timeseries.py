@@ -1,14 +1,12 @@
-"""Regular time series for forecasting: values on a grid of equal periods (daily, weekly,
-monthly, quarterly or yearly), gaps as NaN, past covariates, and the calendar features
-that are known in advance.
+"""Regular time series for forecasting: values on a grid of equal periods at any
+frequency pandas can name (``rnnkit.data.frequency``), gaps as NaN, past covariates, and
+the calendar features that are known in advance.
 
-    series = read_series_csv("sales.csv", time_column="date", targets=["units"],
-                             covariates=["price"])
+    series = read_series_csv("load.csv", time_column="time", targets=["load"],
+                             covariates=["temperature"])
+    series.frequency, series.seasonalities    # "30min", (48, 336): inferred
     series.values            # (T, K) targets, NaN where a period has no observation
     calendar_features(series.times, series.frequency)   # (T, F), known for future periods too
-
-Periods are stored as the date they start on (``datetime64[D]``); a monthly series steps
-by calendar months, so 31 January is followed by 28 February, not 3 March.
 """
 
 from __future__ import annotations
@@ -18,38 +16,59 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from rnnkit.data.files import need_columns, read_rows
 from rnnkit.data.finite import describe, first_non_finite, in_all
+from rnnkit.data.frequency import (
+    calendar_features,
+    check_frequency,
+    format_time,
+    grid_index,
+    infer_frequency,
+    normalize,
+    seasonal_periods,
+    step_times,
+)
 
-#: Frequencies, their nominal length in days (to recognise them) and default season.
-FREQUENCIES = {"D": (1, 7), "W": (7, 52), "M": (30.4, 12), "Q": (91.3, 4), "Y": (365.25, 1)}
-_MONTHS_PER_STEP = {"M": 1, "Q": 3, "Y": 12}
-_DAYS_PER_STEP = {"D": 1, "W": 7}
+__all__ = ["TimeSeries", "calendar_features", "check_target", "fill_gaps", "future_times",
+           "on_grid", "parse_times", "read_series_csv", "step_times"]  # fmt: skip
 
 
 @dataclass
 class TimeSeries:
     """Targets (T, K) and past covariates (T, P) on a regular grid of T periods.
 
-    ``season`` is the period of the seasonal naive forecast and of MASE's scale (12 for
-    monthly data, 1 where there is none). Covariates are *past* covariates: known up to the
-    forecast origin only. Calendar features, known for every future period, come from
-    ``calendar_features``.
+    ``seasonalities`` are the seasonal periods, shortest first (48 and 336 for half-hourly
+    data); ``season``, the shortest (1 where there is none), is MASE's scale. Covariates
+    are *past* covariates: known up to the forecast origin only. Calendar features, known
+    for every future period, come from ``calendar_features``.
     """
 
     name: str
-    times: np.ndarray  # (T,) datetime64[D]: the first day of each period
+    times: np.ndarray  # (T,) the start of each period: datetime64[D], or [s] below a day
     values: np.ndarray  # (T, K) float64, NaN where missing
     targets: list[str]
-    frequency: str  # one of FREQUENCIES
-    season: int
+    frequency: str  # a pandas name, as rnnkit.data.frequency.normalize gives it
+    seasonalities: tuple[int, ...] = ()
     covariates: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (T, P)
     covariate_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.frequency = normalize(self.frequency)
+        self.seasonalities = tuple(sorted(int(p) for p in self.seasonalities))
         if self.covariates.size == 0:
             self.covariates = np.zeros((len(self.values), 0))
+
+    @property
+    def season(self) -> int:
+        return self.seasonalities[0] if self.seasonalities else 1
+
+    def longest_season_within(self, length: int) -> int:
+        """The longest seasonal period seen at least twice in ``length`` periods (1: none):
+        the seasonal naive forecast's."""
+        fitting = [p for p in self.seasonalities if 2 * p <= length]
+        return fitting[-1] if fitting else 1
 
     def __len__(self) -> int:
         return len(self.values)
@@ -60,48 +79,9 @@ class TimeSeries:
         return int(np.isnan(self.values).any(1).sum())
 
 
-def step_times(start: np.datetime64, frequency: str, steps: np.ndarray) -> np.ndarray:
-    """The start of period ``start + k`` for each k in ``steps`` -> datetime64[D]."""
-    steps = np.asarray(steps, dtype=np.int64)
-    if frequency in _DAYS_PER_STEP:
-        return np.datetime64(start, "D") + steps * _DAYS_PER_STEP[frequency]
-    month = np.datetime64(start, "M") + steps * _MONTHS_PER_STEP[frequency]
-    return month.astype("datetime64[D]")
-
-
 def future_times(series: TimeSeries, horizon: int) -> np.ndarray:
     """The ``horizon`` periods after the last one."""
     return step_times(series.times[0], series.frequency, np.arange(horizon) + len(series))
-
-
-def period_index(times: np.ndarray, start: np.datetime64, frequency: str) -> np.ndarray:
-    """The period of the grid from ``start`` that each date falls in (weekly and daily:
-    the nearest one, for dates off the grid)."""
-    if frequency in _DAYS_PER_STEP:
-        days = (times.astype("datetime64[D]") - np.datetime64(start, "D")).astype(np.int64)
-        return np.rint(days / _DAYS_PER_STEP[frequency]).astype(np.int64)
-    months = times.astype("datetime64[M]") - np.datetime64(start, "M")
-    return months.astype(np.int64) // _MONTHS_PER_STEP[frequency]
-
-
-def calendar_features(times: np.ndarray, frequency: str) -> np.ndarray:
-    """(T, F) features of the date alone, so known for any future period: the position in
-    the year as (sin, cos) -- month for monthly data, quarter for quarterly, day of the year
-    for weekly and daily (daily adds the day of the week). Yearly data has none (F = 0)."""
-    days = times.astype("datetime64[D]")
-    if frequency == "Y":
-        return np.zeros((len(times), 0))
-    if frequency in ("M", "Q"):
-        month = (days.astype("datetime64[M]").astype(np.int64) % 12).astype(np.float64)
-        angle = 2 * np.pi * month / 12  # quarters land on months 0, 3, 6, 9
-    else:
-        year_start = days.astype("datetime64[Y]").astype("datetime64[D]")
-        angle = 2 * np.pi * (days - year_start).astype(np.float64) / 365.25
-    features = [np.sin(angle), np.cos(angle)]
-    if frequency == "D":
-        weekday = 2 * np.pi * ((days.astype(np.int64) + 3) % 7) / 7  # 1970-01-01: Thursday
-        features += [np.sin(weekday), np.cos(weekday)]
-    return np.stack(features, axis=1)
 
 
 def fill_gaps(values: np.ndarray) -> np.ndarray:
@@ -118,36 +98,27 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return filled
 
 
-_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?|[-\s]?[Qq]([1-4]))?(?:[T\s].*)?$")
+_SHORT = re.compile(r"^(\d{4})(?:-(\d{1,2})|[-\s]?[Qq]([1-4]))?$")
 
 
-def parse_date(text: str) -> tuple[np.datetime64, str | None]:
-    """``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` (a time of day after it is ignored) or
-    ``YYYY-Qn``/``YYYYQn`` -> (the date, the frequency the form implies, if any)."""
-    match = _DATE.match(text.strip())
-    if not match:
-        raise ValueError(f"not a date: {text!r}")
-    year, month, day, quarter = match.groups()
-    if quarter:
-        return np.datetime64(f"{year}-{3 * int(quarter) - 2:02d}-01", "D"), "Q"
-    if day:
-        return np.datetime64(f"{year}-{int(month):02d}-{int(day):02d}", "D"), None
-    if month:
-        return np.datetime64(f"{year}-{int(month):02d}-01", "D"), "M"
-    return np.datetime64(f"{year}-01-01", "D"), "Y"
-
-
-def infer_frequency(dates: np.ndarray, where: str) -> str:
-    """The frequency whose period length is nearest the median gap between dates."""
-    gaps = np.diff(np.sort(dates)).astype(np.float64)
-    median = float(np.median(gaps))
-    name, (days, _) = min(FREQUENCIES.items(), key=lambda f: abs(np.log(median / f[1][0])))
-    if abs(np.log(median / days)) > 0.15:
-        raise ValueError(
-            f"{where}: the time column's median step is {median:g} days, which is not "
-            "daily, weekly, monthly, quarterly or yearly"
-        )
-    return name
+def parse_times(texts: list[str]) -> tuple[np.ndarray, str | None, int | None]:
+    """Time stamps -> (datetime64[s] (N,), the frequency their form implies, the index of
+    the first one that is not a time, or None). ``YYYY``, ``YYYY-MM`` and ``YYYY-Qn`` /
+    ``YYYYQn`` mean yearly, monthly and quarterly periods; anything else is read as ISO
+    8601 (``2024-01-31``, ``2024-01-31 13:30``, ``2024-01-31T13:30:00``), a time zone
+    converted to UTC."""
+    texts = [t.strip() for t in texts]
+    matches = [_SHORT.match(t) for t in texts]
+    if all(matches):
+        forms = {("Q" if m[3] else "M" if m[2] else "Y") for m in matches}
+        starts = [f"{m[1]}-{3 * int(m[3]) - 2 if m[3] else int(m[2] or 1):02d}-01" for m in matches]
+        implied = forms.pop() if len(forms) == 1 else None
+        return np.array(starts, dtype="datetime64[s]"), implied, None
+    parsed = pd.to_datetime(pd.Series(texts), format="ISO8601", errors="coerce", utc=True)
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        return np.array([], dtype="datetime64[s]"), None, int(bad[0])
+    return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]"), None, None
 
 
 def on_grid(
@@ -156,11 +127,11 @@ def on_grid(
     """Rows (N, C) at sorted ``dates`` onto the regular grid from the first date ->
     (times (T,), values (T, C) with NaN for the periods no row falls in)."""
     start = dates[0]
-    index = period_index(dates, start, frequency)
+    index = grid_index(dates, start, frequency, where)
     repeated = index[1:][np.diff(index) == 0]
     if len(repeated):
         first = step_times(start, frequency, repeated[:1])[0]
-        raise ValueError(f"{where}: two rows fall in the period starting {first}")
+        raise ValueError(f"{where}: two rows fall in the period starting {format_time(first)}")
     values = np.full((index[-1] + 1, rows.shape[1]), np.nan)
     values[index] = rows
     return step_times(start, frequency, np.arange(len(values))), values
@@ -171,12 +142,14 @@ def read_series_csv(
     time_column: str = "date",
     targets: list[str] | None = None,
     covariates: list[str] | None = None,
-    season: int | None = None,
+    frequency: str | None = None,
+    seasonalities: list[int] | None = None,
 ) -> TimeSeries:
     """A CSV (or TSV) with a time column, one or more target columns and optional
     past-covariate columns. Rows may come in any order; missing periods and empty cells
     become NaN (gaps); a NaN or infinity written in a cell is a ValueError naming its time
-    stamp and column. ``targets`` defaults to every other column."""
+    stamp and column. ``targets`` defaults to every other column. ``frequency`` (a pandas
+    name) is inferred unless given, and ``seasonalities`` follow from it unless given."""
     path = Path(path)
     header, rows = read_rows(path)
     targets = targets or [c for c in header if c != time_column and c not in (covariates or [])]
@@ -184,14 +157,12 @@ def read_series_csv(
     if not targets:
         raise ValueError(f"{path} has no target column besides the time column {time_column!r}")
     need_columns(path, header, time_column, *targets, *covariates)
-    dates, implied = [], set()
-    for line, row in enumerate(rows, start=2):
-        try:
-            date, frequency = parse_date(row[time_column] or "")
-        except ValueError as error:
-            raise ValueError(f"{path}, line {line}, column {time_column!r}: {error}") from None
-        dates.append(date)
-        implied.add(frequency)
+    stamps = [(row[time_column] or "").strip() for row in rows]
+    dates, implied, bad = parse_times(stamps)
+    if bad is not None:
+        raise ValueError(
+            f"{path}, line {bad + 2}, column {time_column!r}: not a date: {stamps[bad]!r}"
+        )
     columns = [*targets, *covariates]
     numbers = np.full((len(rows), len(columns)), np.nan)
     given = np.zeros(numbers.shape, dtype=bool)  # False: an empty cell, a gap
@@ -206,21 +177,27 @@ def read_series_csv(
                         f"{path}, line {line}, column {column!r}: {text!r} is not a number"
                     ) from None
                 given[line - 2, k] = True
-    stamps = [row[time_column].strip() for row in rows]
     _check_finite(path, numbers, given, stamps, columns, len(targets))
-    dates = np.array(dates)
     order = np.argsort(dates, kind="stable")
     dates, numbers = dates[order], numbers[order]
     if len(dates) < 2:
         raise ValueError(f"{path} has one row: a series needs at least two")
-    frequency = implied.pop() if len(implied) == 1 and None not in implied else None
-    frequency = frequency or infer_frequency(dates, str(path))
-    times, values = on_grid(dates, numbers, frequency, str(path))
+    twice = np.flatnonzero(np.diff(dates) == np.timedelta64(0, "s"))
+    if len(twice):
+        raise ValueError(f"{path}: two rows fall in the period starting "
+                         f"{format_time(dates[twice[0]])}")  # fmt: skip
+    where = str(path)
+    if frequency is not None:
+        frequency = normalize(frequency)
+        check_frequency(dates, frequency, where)
+    frequency = frequency or normalize(implied or infer_frequency(dates, where))
+    times, values = on_grid(dates, numbers, frequency, where)
     for k, column in enumerate(targets):
         check_target(values[:, k], f"{path}: target {column!r}")
     return TimeSeries(
         path.stem, times, values[:, : len(targets)], targets, frequency,
-        season or FREQUENCIES[frequency][1], values[:, len(targets) :], covariates,
+        seasonal_periods(frequency) if seasonalities is None else tuple(seasonalities),
+        values[:, len(targets) :], covariates,
     )  # fmt: skip
 
 

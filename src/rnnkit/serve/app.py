@@ -34,6 +34,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from rnnkit.data.frequency import format_time
 from rnnkit.serve.metrics import Metrics
 from rnnkit.serve.models import ENDPOINTS, ServedModel, Settings
 from rnnkit.serve.schemas import ForecastRequest, GenerateRequest, PredictRequest, TranslateRequest
@@ -172,7 +173,7 @@ def create_app(runs: list[Path], settings: Settings | None = None) -> FastAPI:
         model = served(name, "forecast")
         result = await in_worker(model, model.forecast, body.history, body.horizon)
         return {
-            "targets": result.series.targets, "times": [str(t) for t in result.times],
+            "targets": result.series.targets, "times": [format_time(t) for t in result.times],
             "mean": result.central.tolist(), "lower": result.lower.tolist(),
             "upper": result.upper.tolist(), "coverage": result.coverage,
         }  # fmt: skip

@@ -8,6 +8,10 @@
   (for positive data) multiplicative seasonality -- the family R's ``ets()`` searches.
 * ``sarima``: seasonal ARIMA from statsmodels, chosen by AIC on a small grid of orders
   around the airline model (0,1,1)(0,1,1)_m of Box & Jenkins.
+* ``mstl``: for several seasonal periods (a day and a week in half-hourly data): MSTL
+  (Bandara et al. 2021, statsmodels) takes out each seasonal component, ETS without
+  seasonality forecasts what is left, and each component's last period is added back --
+  the way R's ``stlf``/``mstl`` forecasts go.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def _statsmodels():
         import statsmodels.api as sm
     except ImportError:
         raise ImportError(
-            "the ETS and SARIMA baselines need statsmodels: pip install 'rnnkit[baselines]'"
+            "the ETS, SARIMA and MSTL baselines need statsmodels: pip install 'rnnkit[baselines]'"
         ) from None
     return sm
 
@@ -98,6 +102,25 @@ def sarima(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
         for seasonal in seasonal_orders
     )
     return _best_forecast(models, "aic", "SARIMA", horizon)
+
+
+def mstl(history: np.ndarray, horizon: int, seasonalities: tuple[int, ...]) -> np.ndarray:
+    """MSTL + ETS over the periods seen at least twice in ``history`` (ETS alone if none)."""
+    periods = sorted(p for p in seasonalities if 1 < p and 2 * p <= len(history))
+    if not periods:
+        return ets(history, horizon, 1)
+    y = fill_gaps(history[:, None])[:, 0]
+    _statsmodels()  # installed, or the error that says how to install it
+    from statsmodels.tsa.seasonal import MSTL
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = MSTL(y, periods=periods).fit()
+    seasonal = np.asarray(fitted.seasonal).reshape(len(y), len(periods))
+    ahead = ets(y - seasonal.sum(1), horizon, 1)
+    for component, period in zip(seasonal.T, periods, strict=True):
+        ahead = ahead + np.resize(component[-period:], horizon)
+    return ahead
 
 
 BASELINES = {"naive": naive, "seasonal naive": seasonal_naive, "ETS": ets, "SARIMA": sarima}

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnkit.data.frequency import normalize
 from rnnkit.data.named_series import NAMED_SERIES
 from rnnkit.data.series_transform import (
     TRANSFORMS,
@@ -97,15 +98,24 @@ class ForecastConfig:
 
 
 def load_series(data: str, columns: dict | None = None) -> TimeSeries:
-    """A named series (``NAMED_SERIES``) or a CSV/TSV file."""
+    """A named series (``NAMED_SERIES``) or a CSV/TSV file; ``columns`` holds how to read a
+    file (time column, targets, covariates) and, for both, the frequency and seasonal
+    periods when they are given."""
+    columns = dict(columns or {})
     if data in NAMED_SERIES:
-        return NAMED_SERIES[data]()
+        series = NAMED_SERIES[data]()
+        given = columns.get("frequency")
+        if given is not None and normalize(given) != series.frequency:
+            raise ValueError(f"--freq {given}: {data} is a series of {series.frequency} periods")
+        if columns.get("seasonalities") is not None:
+            series = replace(series, seasonalities=tuple(columns["seasonalities"]))
+        return series
     path = Path(data)
     if path.suffix.lower() not in (".csv", ".tsv", ".tab"):
         raise ValueError(
             f"data must be one of {sorted(NAMED_SERIES)} or a .csv/.tsv file, got {data!r}"
         )
-    return read_series_csv(path, **(columns or {}))
+    return read_series_csv(path, **columns)
 
 
 @dataclass
@@ -421,8 +431,10 @@ def train_forecaster(config: ForecastConfig, out: Path, overwrite: bool, quiet: 
 
 
 def seasonal_naive_forecast(history: TimeSeries, horizon: int) -> np.ndarray:
-    """(H, K): each target's last season, repeated."""
-    columns = [seasonal_naive(history.values[:, k], horizon, history.season)
+    """(H, K): each target's last season, repeated: the longest seasonal period seen at
+    least twice in the history (a week, rather than a day, in half-hourly data)."""
+    period = history.longest_season_within(len(history))
+    columns = [seasonal_naive(history.values[:, k], horizon, period)
                for k in range(history.values.shape[1])]  # fmt: skip
     return np.stack(columns, axis=1)
 
@@ -470,7 +482,8 @@ class ForecastPredictor(Predictor):
         config = self.config
         series = load_series(data or config["data"], config["columns"])
         found = (series.targets, series.covariate_names, series.frequency)
-        expected = (self.trained["targets"], self.trained["covariates"], self.trained["frequency"])
+        expected = (self.trained["targets"], self.trained["covariates"],
+                    normalize(self.trained["frequency"]))  # fmt: skip
         if found != expected:
             raise ValueError(
                 f"{data} has targets {found[0]}, covariates {found[1]} and frequency "

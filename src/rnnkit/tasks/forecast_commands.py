@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
+from rnnkit.data.frequency import format_time
 from rnnkit.data.series_transform import TRANSFORMS
 from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
 from rnnkit.tasks.forecast import ForecastConfig, ForecastPredictor, train_forecaster
@@ -57,6 +58,12 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
         help="CSV: a column to forecast (repeat for several; default: all others)")  # fmt: skip
     add("--covariates", action="append", default=None,
         help="CSV: a past covariate column (repeat for several)")  # fmt: skip
+    add("--freq", default=None,
+        help="the series' frequency as pandas names it (30min, h, D, B, W-SUN, MS, QS, "
+        "YS; default: inferred from the time stamps)")  # fmt: skip
+    add("--seasonality", type=_periods, default=None,
+        help="seasonal periods, e.g. 48,336 (default: those of the frequency, e.g. a day and "
+        "a week for half-hourly data)")  # fmt: skip
     add("--cell", choices=sorted(CELLS), default="lstm")
     add("--hidden", type=positive, default=64)
     add("--layers", type=positive, default=1)
@@ -97,9 +104,22 @@ def add_forecast_command(commands) -> None:
     command.add_argument("--output", type=Path, default=None, help="the CSV (default: stdout)")
 
 
+def _periods(text: str) -> list[int]:
+    try:
+        periods = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        periods = []
+    if not periods or min(periods) < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected periods of 2 or more, e.g. 48,336, got {text!r}"
+        )
+    return periods
+
+
 def train(args: argparse.Namespace) -> str:
     columns = {"time_column": args.time_column, "targets": args.target,
-               "covariates": args.covariates}  # fmt: skip
+               "covariates": args.covariates, "frequency": args.freq,
+               "seasonalities": args.seasonality}  # fmt: skip
     config = ForecastConfig(
         data=args.data, horizon=args.horizon, window=args.window, cell=args.cell,
         hidden=args.hidden, layers=args.layers, dropout=args.dropout, decoder=args.decoder,
@@ -122,7 +142,7 @@ def forecast(args: argparse.Namespace, predictor) -> str:
     writer.writerow(["date"] + [f"{t}{part}" for t in series.targets
                                 for part in ("", "_lower", "_upper")])  # fmt: skip
     for k, time in enumerate(result.times):
-        row = [str(time)]
+        row = [format_time(time)]
         for j in range(len(series.targets)):
             row += [f"{getattr(result, part)[k, j]:.6g}" for part in ("central", "lower", "upper")]
         writer.writerow(row)
