@@ -12,7 +12,7 @@ the calendar features that are known in advance.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,9 @@ from rnnkit.data.frequency import (
     step_times,
 )
 
-__all__ = ["TimeSeries", "calendar_features", "check_target", "fill_gaps", "future_times",
-           "on_grid", "parse_times", "read_series_csv", "step_times"]  # fmt: skip
+__all__ = ["SeriesRows", "TimeSeries", "calendar_features", "check_target", "extend",
+           "fill_gaps", "future_times", "on_grid", "parse_times", "read_series_csv",
+           "read_series_rows", "step_times"]  # fmt: skip
 
 
 @dataclass
@@ -151,6 +152,40 @@ def read_series_csv(
     stamp and column. ``targets`` defaults to every other column. ``frequency`` (a pandas
     name) is inferred unless given, and ``seasonalities`` follow from it unless given."""
     path = Path(path)
+    rows = read_series_rows(path, time_column, targets, covariates)
+    if len(rows.dates) < 2:
+        raise ValueError(f"{path} has one row: a series needs at least two")
+    where = str(path)
+    if frequency is not None:
+        frequency = normalize(frequency)
+        check_frequency(rows.dates, frequency, where)
+    frequency = frequency or normalize(rows.implied or infer_frequency(rows.dates, where))
+    times, values = on_grid(rows.dates, rows.numbers, frequency, where)
+    k = len(rows.targets)
+    for j, column in enumerate(rows.targets):
+        check_target(values[:, j], f"{path}: target {column!r}")
+    return TimeSeries(
+        path.stem, times, values[:, :k], rows.targets, frequency,
+        seasonal_periods(frequency) if seasonalities is None else tuple(seasonalities),
+        values[:, k:], rows.covariates,
+    )  # fmt: skip
+
+
+@dataclass
+class SeriesRows:
+    """A series file's rows, sorted by time, before they are put on a grid."""
+
+    dates: np.ndarray  # (N,) datetime64[s], distinct
+    numbers: np.ndarray  # (N, K + P): targets, then covariates; NaN for an empty cell
+    targets: list[str]
+    covariates: list[str]
+    implied: str | None  # the frequency the time stamps' form implies (2024-Q1: quarterly)
+
+
+def read_series_rows(
+    path: Path, time_column: str, targets: list[str] | None, covariates: list[str] | None
+) -> SeriesRows:
+    """The rows of a series file, checked (columns, times, numbers) and sorted by time."""
     header, rows = read_rows(path)
     targets = targets or [c for c in header if c != time_column and c not in (covariates or [])]
     covariates = covariates or []
@@ -180,25 +215,36 @@ def read_series_csv(
     _check_finite(path, numbers, given, stamps, columns, len(targets))
     order = np.argsort(dates, kind="stable")
     dates, numbers = dates[order], numbers[order]
-    if len(dates) < 2:
-        raise ValueError(f"{path} has one row: a series needs at least two")
     twice = np.flatnonzero(np.diff(dates) == np.timedelta64(0, "s"))
     if len(twice):
         raise ValueError(f"{path}: two rows fall in the period starting "
                          f"{format_time(dates[twice[0]])}")  # fmt: skip
-    where = str(path)
-    if frequency is not None:
-        frequency = normalize(frequency)
-        check_frequency(dates, frequency, where)
-    frequency = frequency or normalize(implied or infer_frequency(dates, where))
-    times, values = on_grid(dates, numbers, frequency, where)
-    for k, column in enumerate(targets):
-        check_target(values[:, k], f"{path}: target {column!r}")
-    return TimeSeries(
-        path.stem, times, values[:, : len(targets)], targets, frequency,
-        seasonal_periods(frequency) if seasonalities is None else tuple(seasonalities),
-        values[:, len(targets) :], covariates,
-    )  # fmt: skip
+    return SeriesRows(dates, numbers, targets, covariates, implied)
+
+
+def extend(series: TimeSeries, rows: SeriesRows, where: str) -> TimeSeries:
+    """``series`` with the periods of ``rows`` (the same targets and covariates, on its
+    grid, after its last period; the periods between become gaps) appended."""
+    if (rows.targets, rows.covariates) != (series.targets, series.covariate_names):
+        raise ValueError(
+            f"{where} has targets {rows.targets} and covariates {rows.covariates}; the "
+            f"series has {series.targets} and {series.covariate_names}"
+        )
+    if len(rows.dates) == 0:
+        return series
+    index = grid_index(rows.dates, series.times[0], series.frequency, where)
+    if index[0] < len(series):
+        raise ValueError(
+            f"{where}: {format_time(rows.dates[0])} is not after the series' last period, "
+            f"{format_time(series.times[-1])}: an update brings new periods only"
+        )
+    length = int(index[-1]) + 1
+    both = np.full((length, rows.numbers.shape[1]), np.nan)
+    both[: len(series)] = np.concatenate((series.values, series.covariates), axis=1)
+    both[index] = rows.numbers
+    k = len(series.targets)
+    times = step_times(series.times[0], series.frequency, np.arange(length))
+    return replace(series, times=times, values=both[:, :k], covariates=both[:, k:])
 
 
 def _check_finite(

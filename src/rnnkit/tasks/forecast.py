@@ -33,9 +33,11 @@ from rnnkit.data.timeseries import (
     TimeSeries,
     calendar_features,
     check_target,
+    extend,
     fill_gaps,
     future_times,
     read_series_csv,
+    read_series_rows,
 )
 from rnnkit.data.windows import Scaler, window_starts
 from rnnkit.models.forecast_ensemble import ForecastEnsemble
@@ -459,6 +461,10 @@ class ForecastPredictor(Predictor):
     model = rnnkit.load("runs/co2")
     model.forecast()                          # after the end of its training series
     model.forecast("load.csv", horizon=6)     # after the end of a newer file
+    model.update("today.csv").forecast()      # new observations, no refitting
+
+    ``series`` is what ``forecast()`` without data forecasts after: the training series,
+    then that series with every ``update`` appended.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -475,12 +481,22 @@ class ForecastPredictor(Predictor):
             load_weights(run_dir, model), Scaler.from_dict(extra["scaler"]),
             extra.get("transform", "none"), spread, None,
         )  # fmt: skip
+        self._series: TimeSeries | None = None
 
-    def forecast(self, data: str | None = None, horizon: int | None = None) -> Forecast:
-        """The ``horizon`` (default and most: the trained horizon) periods after the end
-        of ``data`` (a CSV file or a named series; default: the training series)."""
-        config = self.config
-        series = load_series(data or config["data"], config["columns"])
+    @property
+    def series(self) -> TimeSeries:
+        if self._series is None:
+            self._series = self.read(self.config["data"])
+        return self._series
+
+    @series.setter
+    def series(self, series: TimeSeries) -> None:
+        self._series = series
+
+    def read(self, data: str) -> TimeSeries:
+        """A CSV file or a named series, checked to have the columns and frequency the
+        model was trained on."""
+        series = load_series(data, self.config["columns"])
         found = (series.targets, series.covariate_names, series.frequency)
         expected = (self.trained["targets"], self.trained["covariates"],
                     normalize(self.trained["frequency"]))  # fmt: skip
@@ -490,6 +506,25 @@ class ForecastPredictor(Predictor):
                 f"{found[2]}; the model was trained on {expected[0]}, {expected[1]} and "
                 f"{expected[2]}"
             )
+        return series
+
+    def update(self, observations: str | Path) -> ForecastPredictor:
+        """Append the periods of ``observations`` (a CSV with the training file's time and
+        value columns; one row or many, after the last period of ``series``) to
+        ``series``, without refitting: the next ``forecast()`` starts after them and
+        equals a forecast from a file that holds the whole history. -> self."""
+        path = Path(observations)
+        columns = self.config["columns"]
+        rows = read_series_rows(path, columns.get("time_column", "date"),
+                                columns.get("targets"), columns.get("covariates"))  # fmt: skip
+        self.series = extend(self.series, rows, str(path))
+        return self
+
+    def forecast(self, data: str | None = None, horizon: int | None = None) -> Forecast:
+        """The ``horizon`` (default and most: the trained horizon) periods after the end
+        of ``data`` (a CSV file or a named series; default: ``series``)."""
+        config = self.config
+        series = self.read(data) if data else self.series
         horizon = horizon or config["horizon"]
         if horizon > config["horizon"]:
             raise ValueError(

@@ -98,6 +98,9 @@ def add_forecast_command(commands) -> None:
     )
     command.add_argument("run", type=Path, help="the run directory of rnnkit train forecast")
     command.add_argument("--data", default=None, help="the series (default: the training data)")
+    command.add_argument("--update", type=Path, default=None,
+                         help="new observations (a CSV like the series') to append before "
+                         "forecasting, without refitting")  # fmt: skip
     command.add_argument("--horizon", type=positive, default=None,
                          help="periods (default and most: the trained horizon)")  # fmt: skip
     command.add_argument("--plot", type=Path, default=None, help="draw history and forecast")
@@ -135,7 +138,11 @@ def forecast(args: argparse.Namespace, predictor) -> str:
     """``rnnkit forecast RUN``: the ``ForecastPredictor``'s forecast as CSV."""
     from rnnkit.train.files import write_atomic
 
-    result = predictor.forecast(args.data, args.horizon)
+    if args.data:
+        predictor.series = predictor.read(args.data)
+    if args.update:
+        predictor.update(args.update)
+    result = predictor.forecast(None, args.horizon)
     series = result.series
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
