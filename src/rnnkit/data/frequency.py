@@ -99,11 +99,10 @@ def grid_index(dates: np.ndarray, start: np.datetime64, frequency: str, where: s
     if months is not None:
         elapsed = dates.astype("datetime64[M]") - np.datetime64(start, "M")
         return elapsed.astype(np.int64) // months
-    unit = _unit(frequency)
-    stamps = dates.astype(f"datetime64[{unit}]")
+    stamps = dates.astype("datetime64[s]")  # a daily series' stamps are midnights, exactly
     length = step(frequency)
     if length is not None:
-        offset = (stamps - np.datetime64(start, unit)).astype("timedelta64[s]").astype(np.int64)
+        offset = (stamps - np.datetime64(start, "s")).astype(np.int64)
         index, rest = np.divmod(offset, int(length.total_seconds()))
     else:
         last = pd.Timestamp(stamps.max())

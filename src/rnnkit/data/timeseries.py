@@ -175,23 +175,37 @@ def read_series_csv(
 class SeriesRows:
     """A series file's rows, sorted by time, before they are put on a grid."""
 
-    dates: np.ndarray  # (N,) datetime64[s], distinct
+    dates: np.ndarray  # (N,) datetime64[s], distinct within a series
     numbers: np.ndarray  # (N, K + P): targets, then covariates; NaN for an empty cell
     targets: list[str]
     covariates: list[str]
     implied: str | None  # the frequency the time stamps' form implies (2024-Q1: quarterly)
+    ids: np.ndarray | None = None  # (N,) str: the series of each row, in a long-format file
 
 
 def read_series_rows(
-    path: Path, time_column: str, targets: list[str] | None, covariates: list[str] | None
+    path: Path,
+    time_column: str,
+    targets: list[str] | None,
+    covariates: list[str] | None,
+    id_column: str | None = None,
 ) -> SeriesRows:
-    """The rows of a series file, checked (columns, times, numbers) and sorted by time."""
+    """The rows of a series file, checked (columns, times, numbers) and sorted by time
+    (by series, then time, in a long-format file with an ``id_column``)."""
     header, rows = read_rows(path)
-    targets = targets or [c for c in header if c != time_column and c not in (covariates or [])]
     covariates = covariates or []
+    others = {time_column, id_column, *covariates}
+    targets = targets or [c for c in header if c not in others]
     if not targets:
         raise ValueError(f"{path} has no target column besides the time column {time_column!r}")
-    need_columns(path, header, time_column, *targets, *covariates)
+    named = [time_column, *targets, *covariates] + ([id_column] if id_column else [])
+    need_columns(path, header, *named)
+    ids = None
+    if id_column is not None:
+        ids = np.array([(row[id_column] or "").strip() for row in rows], dtype=object)
+        blank = np.flatnonzero(ids == "")
+        if len(blank):
+            raise ValueError(f"{path}, line {blank[0] + 2}: the series id {id_column!r} is empty")
     stamps = [(row[time_column] or "").strip() for row in rows]
     dates, implied, bad = parse_times(stamps)
     if bad is not None:
@@ -213,13 +227,18 @@ def read_series_rows(
                     ) from None
                 given[line - 2, k] = True
     _check_finite(path, numbers, given, stamps, columns, len(targets))
-    order = np.argsort(dates, kind="stable")
-    dates, numbers = dates[order], numbers[order]
-    twice = np.flatnonzero(np.diff(dates) == np.timedelta64(0, "s"))
+    keys = np.zeros(len(dates), dtype=np.int64)
+    if ids is not None:
+        keys = np.unique(ids, return_inverse=True)[1]
+    order = np.lexsort((dates, keys))  # stable: by series, then time
+    dates, numbers, keys = dates[order], numbers[order], keys[order]
+    ids = None if ids is None else ids[order]
+    twice = np.flatnonzero((np.diff(dates) == np.timedelta64(0, "s")) & (np.diff(keys) == 0))
     if len(twice):
-        raise ValueError(f"{path}: two rows fall in the period starting "
+        which = "" if ids is None else f"series {ids[twice[0]]!r}: "
+        raise ValueError(f"{path}: {which}two rows fall in the period starting "
                          f"{format_time(dates[twice[0]])}")  # fmt: skip
-    return SeriesRows(dates, numbers, targets, covariates, implied)
+    return SeriesRows(dates, numbers, targets, covariates, implied, ids)
 
 
 def extend(series: TimeSeries, rows: SeriesRows, where: str) -> TimeSeries:
