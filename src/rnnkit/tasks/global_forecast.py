@@ -1,0 +1,241 @@
+"""One forecasting network trained on a whole collection of series, scored the way the
+competitions score: each series' forecast of its held-out tail against the truth, then
+means over the series.
+
+Windows are sampled across all series: a window ending at period t of series i reads its
+W periods before t (zeros with ``observed`` 0 before the series began) and learns the H
+after. Each series keeps its last H training periods for validation (early stopping);
+its forecast starts after its whole training part. Values are divided by their window's
+scale, the mean absolute observed value of its past W periods.
+
+    collection = load_collection("m3-monthly")
+    fitted = fit_global(collection, GlobalConfig(time_budget=600))
+    scores = score_global(fitted, collection)     # mean MASE, sMAPE, wQL, coverage
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnkit.data.collections import SeriesCollection
+from rnnkit.data.frequency import calendar_features, step_times
+from rnnkit.models.global_forecaster import GlobalForecaster
+from rnnkit.tasks.baselines import seasonal_naive
+from rnnkit.tasks.forecast_scores import coverage, mase, smape
+from rnnkit.train import TrainConfig, Trainer, world
+
+LEVELS = tuple(round(0.1 * k, 1) for k in range(1, 10))  # the weighted quantile loss's
+
+
+@dataclass
+class GlobalConfig:
+    horizon: int | None = None  # None: the collection's
+    window: int | None = None  # None: 3 seasons or 2 horizons, whichever is longer
+    cell: str = "lstm"
+    hidden: int = 40
+    layers: int = 2
+    dropout: float = 0.1
+    likelihood: str = "student-t"
+    embedding_dim: int = 0  # a learned vector per series (0: none)
+    coverage: float = 0.8
+    batch_size: int = 64
+    batches_per_epoch: int = 100
+    lr: float = 1e-3
+    epochs: int = 200
+    patience: int | None = 10
+    time_budget: float | None = None
+    seed: int = 0
+    lags: list[int] = field(default_factory=list)  # empty: the seasonal periods (< 4 windows)
+
+
+@dataclass
+class Panel:
+    """A collection as arrays: every series left-aligned after ``pad`` empty periods."""
+
+    values: np.ndarray  # (N, pad + T_max + H): NaN where missing or outside the series
+    lengths: np.ndarray  # (N,) periods of each series' training part
+    calendar: np.ndarray  # (N, pad + T_max + H, F)
+    pad: int
+
+
+@dataclass
+class FittedGlobal:
+    model: GlobalForecaster
+    config: GlobalConfig
+    window: int
+    horizon: int
+    lags: tuple[int, ...]
+    steps: int
+    stopped: str
+
+
+def make_panel(collection: SeriesCollection, pad: int, horizon: int) -> Panel:
+    lengths = np.array([len(s) for s in collection.series])
+    width = pad + int(lengths.max()) + horizon
+    values = np.full((len(collection), width), np.nan)
+    features = 0
+    if collection.dated:
+        features = calendar_features(collection.series[0].times[:1], collection.frequency).shape[1]
+    calendar = np.zeros((len(collection), width, features), dtype=np.float32)
+    for i, series in enumerate(collection.series):
+        values[i, pad : pad + len(series)] = series.values[:, 0]
+        if features:
+            times = step_times(series.times[0], collection.frequency, np.arange(width - pad))
+            calendar[i, pad:] = calendar_features(times, collection.frequency)
+    return Panel(values, lengths, calendar, pad)
+
+
+def window_batch(panel: Panel, series: np.ndarray, ends: np.ndarray, window: int,
+                 horizon: int, lags: tuple[int, ...]) -> dict:  # fmt: skip
+    """The windows of ``series`` (B,) ending at period ``ends`` (B,) of each (the first
+    future period): inputs in scaled units, and the raw future with its mask."""
+    start = panel.pad + ends[:, None] - window
+    past = start + np.arange(window)  # (B, W) columns of the panel
+    rows = series[:, None]
+    y = panel.values[rows, past]
+    seen = ~np.isnan(y)
+    with np.errstate(invalid="ignore"):
+        scale = np.nanmean(np.abs(np.where(seen, y, np.nan)), axis=1)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    lagged = [np.nan_to_num(panel.values[rows, past - m]) / scale[:, None] for m in lags]
+    position = past - panel.pad
+    future = panel.values[rows, panel.pad + ends[:, None] + np.arange(horizon)]
+    span = start + np.arange(window + horizon)
+    tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+    return {
+        "y": tensor(np.where(seen, y, 0.0) / scale[:, None]),
+        "observed": tensor(seen),
+        "lags": tensor(np.stack(lagged, -1) if lags else np.zeros((*y.shape, 0))),
+        "age": tensor(np.log1p(np.maximum(position, 0)) * (position >= 0)),
+        "calendar": torch.from_numpy(panel.calendar[rows, np.maximum(span, 0)]),
+        "series": torch.from_numpy(series.astype(np.int64)),
+        "future": tensor(np.nan_to_num(future)),
+        "mask": tensor(~np.isnan(future)),
+        "scale": tensor(scale),
+    }
+
+
+def _inputs(batch: dict) -> tuple:
+    return tuple(batch[k] for k in ("y", "observed", "lags", "age", "calendar", "series"))
+
+
+def _loss(model: GlobalForecaster, batch: dict) -> torch.Tensor:
+    params = model(*_inputs(batch))
+    per_value = model.head_kind.loss(params, batch["future"], batch["scale"][:, None])
+    mask = batch["mask"]
+    return (per_value * mask).sum() / mask.sum().clamp(min=1)
+
+
+def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool = True,
+               run_dir: Path | None = None) -> FittedGlobal:  # fmt: skip
+    """Train on every series but its last ``horizon`` training periods (validation)."""
+    horizon = config.horizon or collection.horizon
+    if horizon is None:
+        raise ValueError("--horizon: the collection has no horizon of its own; give one")
+    season = max(collection.seasonalities, default=1)
+    window = config.window or max(3 * season, 2 * horizon)
+    lags = tuple(config.lags) if config.lags else tuple(p for p in collection.seasonalities
+                                                        if p < 4 * window)  # fmt: skip
+    panel = make_panel(collection, window + max(lags, default=0), horizon)
+    fit_end = panel.lengths - horizon  # the validation part begins here
+    pairs = [(i, t) for i in range(len(collection)) for t in range(1, fit_end[i] - horizon + 1)]
+    if not pairs:
+        raise ValueError(f"no series is longer than 2 x horizon = {2 * horizon} periods")
+    pairs = np.array(pairs)
+    torch.manual_seed(config.seed)
+    model = GlobalForecaster(
+        horizon, len(lags), panel.calendar.shape[2], len(collection), config.embedding_dim,
+        config.cell, config.hidden, config.layers, config.dropout, config.likelihood,
+    )  # fmt: skip
+
+    def batches(epoch: int):
+        generator = np.random.default_rng(config.seed * 100_003 + epoch)
+        for _ in range(config.batches_per_epoch):
+            pick = pairs[generator.integers(len(pairs), size=config.batch_size)]
+            yield window_batch(panel, pick[:, 0], pick[:, 1], window, horizon, lags)
+
+    every = np.arange(len(collection))
+    best = {"score": math.inf, "state": None}
+
+    def validation(model) -> float:
+        def summed(part: slice) -> tuple[float, float]:
+            batch = window_batch(panel, every[part], fit_end[part], window, horizon, lags)
+            with torch.no_grad():
+                count = float(batch["mask"].sum())
+                return float(_loss(model, batch)) * count, count
+
+        model.eval()
+        score = world.current().mean(len(every), summed)
+        model.train()
+        if score < best["score"]:
+            best["score"] = score
+            best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return score
+
+    train_config = TrainConfig(
+        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr, seed=config.seed,
+        patience=config.patience, quiet=quiet, checkpoint_every=10**9, tensorboard=False,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        observed = lambda batch: float(batch["mask"].sum())  # noqa: E731 - the loss's mean
+        trainer = Trainer(model, _loss, batches, train_config, run_dir or Path(scratch),
+                          validation, weight_of=observed)  # fmt: skip
+        result = trainer.fit()
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    return FittedGlobal(model, config, window, horizon, lags, result.steps, result.stopped)
+
+
+def forecast_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str, np.ndarray]:
+    """Every series' next ``horizon`` periods after its training part -> "mean", "median"
+    (N, H) and "quantiles" (N, H, len(LEVELS)), in the series' units."""
+    panel = make_panel(collection, fitted.window + max(fitted.lags, default=0), fitted.horizon)
+    head, every = fitted.model.head_kind, np.arange(len(collection))
+    means, quantiles = [], []
+    with torch.no_grad():
+        for begin in range(0, len(every), 512):
+            part = every[begin : begin + 512]
+            batch = window_batch(panel, part, panel.lengths[part], fitted.window, fitted.horizon,
+                                 fitted.lags)  # fmt: skip
+            params = fitted.model(*_inputs(batch))
+            scale = batch["scale"][:, None]
+            means.append(head.mean(params, scale).double().numpy())
+            quantiles.append(head.quantiles(params, LEVELS, scale).double().numpy())
+    q = np.concatenate(quantiles)
+    return {"mean": np.concatenate(means), "median": q[..., LEVELS.index(0.5)], "quantiles": q}
+
+
+def score_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str, float]:
+    """Means over the series of MASE (each scaled by its in-sample seasonal naive error),
+    sMAPE, the central 80 % interval's coverage (0.1 to 0.9 quantiles) and the weighted
+    quantile loss over the levels 0.1..0.9; and the seasonal naive forecast's MASE."""
+    if collection.test is None:
+        raise ValueError(f"{collection.name} has no held-out tails to score against")
+    predicted = forecast_global(fitted, collection)
+    season = collection.series[0].season
+    rows = {"mase": [], "smape": [], "coverage": [], "naive_mase": []}
+    losses, totals = 0.0, 0.0
+    low, high = LEVELS.index(0.1), LEVELS.index(0.9)
+    for i, (series, truth) in enumerate(zip(collection.series, collection.test, strict=True)):
+        history, horizon = series.values[:, 0], min(len(truth), fitted.horizon)
+        actual, central = truth[:horizon], predicted["median"][i, :horizon]
+        rows["mase"].append(mase(actual, central, history, season))
+        rows["smape"].append(smape(actual, central))
+        q = predicted["quantiles"][i, :horizon]
+        rows["coverage"].append(coverage(actual, q[:, low], q[:, high]))
+        rows["naive_mase"].append(mase(actual, seasonal_naive(history, horizon, season),
+                                       history, season))  # fmt: skip
+        error = actual[:, None] - q
+        levels = np.array(LEVELS)
+        losses += float(np.sum(np.maximum(levels * error, (levels - 1) * error)) * 2)
+        totals += float(np.sum(np.abs(actual)))
+    scores = {name: float(np.mean(values)) for name, values in rows.items()}
+    scores["wql"] = losses / (len(LEVELS) * totals)
+    return scores

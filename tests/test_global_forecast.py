@@ -1,0 +1,84 @@
+"""The global forecaster on a small synthetic collection: forecasts for every series,
+scale-equivariant (a series times 1000 gets its forecast times 1000), short series padded,
+and scores the competitions' way."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rnnkit.data.collections import SeriesCollection
+from rnnkit.data.frequency import step_times
+from rnnkit.data.timeseries import TimeSeries
+from rnnkit.tasks.global_forecast import (
+    LEVELS,
+    GlobalConfig,
+    fit_global,
+    forecast_global,
+    score_global,
+)
+
+HORIZON = 6
+
+
+def collection(factor: float = 1.0, count: int = 24) -> SeriesCollection:
+    """Monthly series: levels from 10 to 1000, a trend, a yearly wave; the last
+    ``HORIZON`` periods of each held out."""
+    rng = np.random.default_rng(0)
+    series, test = [], []
+    for i in range(count):
+        length = int(rng.integers(20, 60))  # some shorter than the window
+        t = np.arange(length + HORIZON)
+        level = 10 ** rng.uniform(1, 3)
+        y = level * (1 + 0.03 * t + 0.2 * np.sin(2 * np.pi * (t + i) / 12))
+        y = factor * y * (1 + 0.02 * rng.normal(size=len(t)))
+        times = step_times(np.datetime64("2000-01-01"), "MS", np.arange(length))
+        series.append(TimeSeries(f"s{i}", times, y[:length, None], ["y"], "MS", (12,)))
+        test.append(y[length:])
+    return SeriesCollection("synthetic", series, "MS", (12,), HORIZON, test, dated=False)
+
+
+SMALL = GlobalConfig(hidden=16, layers=1, epochs=15, batches_per_epoch=20, batch_size=32,
+                     patience=None, lr=3e-3, likelihood="gaussian")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit_global(collection(), SMALL)
+
+
+def test_every_series_gets_a_finite_forecast_with_ordered_quantiles(fitted):
+    predicted = forecast_global(fitted, collection())
+    assert predicted["quantiles"].shape == (24, HORIZON, len(LEVELS))
+    assert np.isfinite(predicted["quantiles"]).all()
+    assert (np.diff(predicted["quantiles"], axis=-1) >= 0).all()
+
+
+def test_forecasts_scale_with_the_series(fitted):
+    small, large = forecast_global(fitted, collection()), forecast_global(fitted, collection(1e3))
+    np.testing.assert_allclose(large["mean"], 1e3 * small["mean"], rtol=1e-4)
+    np.testing.assert_allclose(large["quantiles"], 1e3 * small["quantiles"], rtol=1e-4)
+
+
+def test_the_scores_and_the_baseline_in_the_same_run(fitted):
+    scores = score_global(fitted, collection())
+    assert set(scores) == {"mase", "smape", "coverage", "naive_mase", "wql"}
+    # A trend seasonal naive cannot follow: the network, even briefly trained, does better.
+    assert scores["mase"] < scores["naive_mase"]
+    assert 0 <= scores["coverage"] <= 1 and scores["wql"] > 0
+
+
+@pytest.mark.parametrize("likelihood", ["student-t", "quantile", "negative-binomial"])
+def test_every_likelihood_trains_and_forecasts(likelihood):
+    counts = collection()
+    counts.series = [replace(s, values=np.round(s.values)) for s in counts.series]
+    fitted = fit_global(counts, replace(SMALL, epochs=2, likelihood=likelihood))
+    assert np.isfinite(forecast_global(fitted, counts)["quantiles"]).all()
+
+
+def test_a_collection_without_horizon_needs_one():
+    bare = replace(collection(), horizon=None)
+    with pytest.raises(ValueError, match="--horizon"):
+        fit_global(bare, SMALL)
