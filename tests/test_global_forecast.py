@@ -82,3 +82,34 @@ def test_a_collection_without_horizon_needs_one():
     bare = replace(collection(), horizon=None)
     with pytest.raises(ValueError, match="--horizon"):
         fit_global(bare, SMALL)
+
+
+def test_a_long_csv_trains_a_global_run_that_loads_and_forecasts(tmp_path, capsys):
+    import csv
+
+    import rnnkit
+    from rnnkit.cli import main
+
+    path = tmp_path / "stores.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["store", "month", "sales"])
+        for s, tail in zip(collection().series, collection().test, strict=True):
+            values = np.concatenate((s.values[:, 0], tail))
+            times = step_times(s.times[0], "MS", np.arange(len(values)))
+            writer.writerows([s.name, str(t)[:7], f"{v:.3f}"] for t, v in zip(times, values))
+    out = tmp_path / "run"
+    argv = ["train", "forecast", "--data", str(path), "--id-column", "store", "--time-column",
+            "month", "--target", "sales", "--horizon", "6", "--hidden", "8", "--epochs", "2",
+            "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    report = capsys.readouterr().out
+    assert "24 series of stores" in report and "mean MASE" in report
+    assert "seasonal naive" in report
+    predicted = rnnkit.load(out).forecast(horizon=3)
+    assert predicted.ids[0] == "s0" and predicted.central.shape == (24, 3)
+    assert predicted.times[0][0] == str(step_times(np.datetime64("2000-01-01"), "MS",
+                                                    [len(collection().series[0]) + 6])[0])  # fmt: skip
+    assert main(["forecast", str(out), "--horizon", "2"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0] == "id,period,central,lower,upper" and len(rows) == 1 + 24 * 2

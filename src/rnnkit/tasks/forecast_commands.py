@@ -13,11 +13,15 @@ from pathlib import Path
 
 from rnnkit.arguments import duration, positive, rate
 from rnnkit.cells import CELLS
+from rnnkit.data.collections import NAMED_COLLECTIONS
 from rnnkit.data.frequency import format_time
 from rnnkit.data.series_transform import TRANSFORMS
 from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
 from rnnkit.tasks.forecast import ForecastConfig, ForecastPredictor, train_forecaster
+from rnnkit.tasks.global_forecast import GlobalConfig
+from rnnkit.tasks.global_runs import GlobalForecastPredictor, train_collection
 from rnnkit.tasks.interface import Task
+from rnnkit.tasks.run import load_run
 
 
 def _coverage(text: str) -> float:
@@ -40,6 +44,11 @@ class ForecastTask(Task):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         _add_training_options(parser)
 
+    def load(self, run: Path):
+        """A run of one series, or of a collection (a global model)."""
+        config = load_run(run, ("forecast",))["config"]
+        return GlobalForecastPredictor(run) if config.get("collection") else ForecastPredictor(run)
+
     def train(self, args: argparse.Namespace) -> str:
         return train(args)
 
@@ -49,8 +58,14 @@ FORECAST = ForecastTask()
 
 def _add_training_options(command: argparse.ArgumentParser) -> None:
     add = command.add_argument
-    add("--data", default="co2", help="a named series or a CSV/TSV file (default co2)")
-    add("--horizon", type=positive, default=12, help="periods to forecast (default 12)")
+    add("--data", default="co2",
+        help="a named series (co2, sunspots, airpassengers, macrodata), a named collection "
+        f"({', '.join(NAMED_COLLECTIONS)}) or a CSV/TSV file (default co2)")  # fmt: skip
+    add("--horizon", type=positive, default=None,
+        help="periods to forecast (default 12, or a named collection's own)")  # fmt: skip
+    add("--id-column", default=None,
+        help="CSV: the column naming the series of a long-format file of many series, "
+        "which trains one global model over all of them")  # fmt: skip
     add("--window", type=positive, default=None,
         help="past periods the model reads (default: 3 seasons or 3 horizons)")  # fmt: skip
     add("--time-column", default="date", help="CSV: the column of dates (default date)")
@@ -69,7 +84,11 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     add("--layers", type=positive, default=1)
     add("--dropout", type=rate, default=0.1)
     add("--decoder", choices=DECODERS, default="direct")
-    add("--distribution", choices=DISTRIBUTIONS, default="gaussian")
+    add("--distribution", choices=(*DISTRIBUTIONS, "student-t", "negative-binomial"),
+        default=None, help="of the forecast: gaussian (default for one series), quantile; "
+        "for a collection also student-t (its default) and negative-binomial (counts)")
+    add("--embedding-dim", type=int, default=0,
+        help="collections: a learned vector of this size per series (default 0: none)")
     add("--coverage", type=_coverage, default=0.8, help="of the prediction interval (0.8)")
     add("--transform", choices=TRANSFORMS, default="auto",
         help="of the targets: log suits positive series whose seasonal swing grows with "
@@ -83,7 +102,7 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     add("--epochs", type=positive, default=300)
     add("--patience", type=positive, default=30, help="early stopping, in epochs")
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
-    add("--lr", type=float, default=3e-3)
+    add("--lr", type=float, default=None, help="default 3e-3 (one series), 1e-3 (collections)")
     add("--batch-size", type=positive, default=32)
     add("--seed", type=int, default=0)
     add("--out", type=Path, required=True, help="the run directory")
@@ -120,6 +139,13 @@ def _periods(text: str) -> list[int]:
 
 
 def train(args: argparse.Namespace) -> str:
+    if args.id_column or args.data in NAMED_COLLECTIONS:
+        return _train_collection(args)
+    if args.distribution not in (None, *DISTRIBUTIONS):
+        raise ValueError(f"--distribution {args.distribution} is for collections; one series "
+                         f"takes {' or '.join(DISTRIBUTIONS)}")  # fmt: skip
+    args.horizon, args.distribution = args.horizon or 12, args.distribution or "gaussian"
+    args.lr = args.lr or 3e-3
     columns = {"time_column": args.time_column, "targets": args.target,
                "covariates": args.covariates, "frequency": args.freq,
                "seasonalities": args.seasonality}  # fmt: skip
@@ -134,10 +160,29 @@ def train(args: argparse.Namespace) -> str:
     return train_forecaster(config, args.out, args.overwrite, args.quiet)
 
 
+def _train_collection(args: argparse.Namespace) -> str:
+    """``rnnkit train forecast`` on many series: one global model (``global_runs``)."""
+    columns = {"id_column": args.id_column, "time_column": args.time_column,
+               "target": (args.target or [None])[0], "covariates": args.covariates,
+               "frequency": args.freq, "seasonalities": args.seasonality}  # fmt: skip
+    if args.target and len(args.target) > 1:
+        raise ValueError("--target: a collection has one target column per series")
+    config = GlobalConfig(
+        horizon=args.horizon, window=args.window, cell=args.cell, hidden=args.hidden,
+        layers=args.layers, dropout=args.dropout, coverage=args.coverage,
+        likelihood=args.distribution or "student-t", embedding_dim=args.embedding_dim,
+        lr=args.lr or 1e-3, epochs=args.epochs, patience=args.patience,
+        time_budget=args.time_budget, seed=args.seed,
+    )  # fmt: skip
+    return train_collection(config, args.data, columns, args.out, args.overwrite, args.quiet)
+
+
 def forecast(args: argparse.Namespace, predictor) -> str:
     """``rnnkit forecast RUN``: the ``ForecastPredictor``'s forecast as CSV."""
     from rnnkit.train.files import write_atomic
 
+    if isinstance(predictor, GlobalForecastPredictor):
+        return _forecast_collection(args, predictor)
     if args.data:
         predictor.series = predictor.read(args.data)
     if args.update:
@@ -163,6 +208,27 @@ def forecast(args: argparse.Namespace, predictor) -> str:
         notes.append(f"forecast written to {args.output}")
         return "\n".join(notes)
     return table.getvalue().rstrip("\n") + "".join("\n" + n for n in notes)
+
+
+def _forecast_collection(args: argparse.Namespace, predictor: GlobalForecastPredictor) -> str:
+    """Every series' forecast as a long CSV: id, period, central, lower, upper."""
+    from rnnkit.train.files import write_atomic
+
+    if args.update or args.plot:
+        raise ValueError("--update and --plot are for a run of one series")
+    result = predictor.forecast(args.data, args.horizon)
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["id", "period", "central", "lower", "upper"])
+    for i, key in enumerate(result.ids):
+        for k, time in enumerate(result.times[i]):
+            writer.writerow([key, time, *(f"{getattr(result, part)[i, k]:.6g}"
+                                          for part in ("central", "lower", "upper"))])  # fmt: skip
+    if args.output:
+        text = table.getvalue().encode()
+        write_atomic(args.output, lambda f: f.write(text))
+        return f"forecasts of {len(result.ids)} series written to {args.output}"
+    return table.getvalue().rstrip("\n")
 
 
 def plot_forecast(path: Path, result) -> None:

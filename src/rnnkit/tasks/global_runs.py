@@ -1,0 +1,156 @@
+"""``rnnkit train forecast`` on a collection (a named competition, or a long-format CSV with
+``--id-column``): one global model, trained, scored and saved as a run; and the predictor
+that forecasts every series of a collection from such a run.
+
+    rnnkit train forecast --data m3-monthly --time-budget 5m --out runs/m3
+    rnnkit train forecast --data stores.csv --id-column store --target sales --horizon 8 \\
+        --distribution negative-binomial --out runs/stores
+    rnnkit forecast runs/stores                  # id, period, central, lower, upper
+
+A named competition is scored on its own held-out tails; a CSV collection on the last
+``--horizon`` periods of each series, which training never sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.collections import NAMED_COLLECTIONS, SeriesCollection, read_collection_csv
+from rnnkit.data.frequency import calendar_features, format_time, step_times
+from rnnkit.models.global_forecaster import GlobalForecaster
+from rnnkit.tasks.global_forecast import (
+    LEVELS,
+    FittedGlobal,
+    GlobalConfig,
+    fit_global,
+    forecast_global,
+    score_global,
+)
+from rnnkit.tasks.interface import Predictor
+from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+
+
+def load_collection(data: str, columns: dict) -> SeriesCollection:
+    """A named collection, or a long-format CSV read with ``columns`` (id_column,
+    time_column, target, covariates, frequency, seasonalities)."""
+    if data in NAMED_COLLECTIONS:
+        return NAMED_COLLECTIONS[data]()
+    if not columns.get("id_column"):
+        raise ValueError(f"--data {data}: a collection is one of {sorted(NAMED_COLLECTIONS)} or "
+                         "a long-format CSV with --id-column")  # fmt: skip
+    return read_collection_csv(data, **columns)
+
+
+def hold_out(collection: SeriesCollection, horizon: int) -> SeriesCollection:
+    """The collection without each series' last ``horizon`` periods, which become its
+    held-out tail (a series too short to give them is an error that names it)."""
+    series, tails = [], []
+    for s in collection.series:
+        if len(s) <= 2 * horizon:
+            raise ValueError(f"series {s.name!r} has {len(s)} periods: a collection's series "
+                             f"need more than 2 x --horizon = {2 * horizon}")  # fmt: skip
+        series.append(replace(s, times=s.times[:-horizon], values=s.values[:-horizon],
+                              covariates=s.covariates[:-horizon]))  # fmt: skip
+        tails.append(s.values[-horizon:, 0])
+    return replace(collection, series=series, test=tails, horizon=horizon)
+
+
+def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
+                     overwrite: bool, quiet: bool) -> str:  # fmt: skip
+    check_run(out, "forecast", False, overwrite)
+    collection = load_collection(data, columns)
+    if collection.test is None:
+        collection = hold_out(collection, config.horizon or 12)
+    prepare_run(out, "forecast", False, overwrite)
+    fitted = fit_global(collection, config, quiet)
+    scores = score_global(fitted, collection)
+    settings = {**asdict(config), "data": data, "columns": columns, "collection": True}
+    extra = {
+        "window": fitted.window, "horizon": fitted.horizon, "lags": list(fitted.lags),
+        "calendar": int(fitted.model.calendar), "ids": collection.ids,
+        "frequency": collection.frequency, "seasonalities": list(collection.seasonalities),
+        "dated": collection.dated, "steps": fitted.steps, "test": scores,
+    }  # fmt: skip
+    save_run(out, "forecast", settings, fitted.model, None, extra)
+    return (
+        f"{fitted.steps} steps ({fitted.stopped}); saved to {out}\n"
+        f"{len(collection)} series of {collection.name}, the last {fitted.horizon} periods of "
+        f"each: mean MASE {scores['mase']:.3f} (seasonal naive {scores['naive_mase']:.3f}), "
+        f"sMAPE {scores['smape']:.2f} %, weighted quantile loss {scores['wql']:.4f}, 80 % "
+        f"interval coverage {scores['coverage']:.0%}"
+    )
+
+
+@dataclass(frozen=True)
+class CollectionForecast:
+    """Every series' next periods: ``ids`` (N,), ``times`` (N, H) (period numbers from the
+    end of the series when its dates are unknown), ``central`` (the median), ``lower`` and
+    ``upper`` (the 0.1 and 0.9 quantiles), each (N, H), and ``quantiles`` (N, H, 9) at
+    0.1, 0.2, ..., 0.9."""
+
+    ids: list[str]
+    times: list[list[str]]
+    central: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    quantiles: np.ndarray
+
+
+class GlobalForecastPredictor(Predictor):
+    """A global forecast run::
+
+    model = rnnkit.load("runs/m3")
+    model.forecast()                          # every series of its training collection
+    model.forecast("stores.csv", horizon=4)   # a newer file of the same columns
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run = load_run(run_dir, ("forecast",))
+        self.run, self.task, self.config = run_dir, "forecast", run["config"]
+        extra = self.extra = run["extra"]
+        fields = GlobalConfig.__dataclass_fields__
+        self.settings = GlobalConfig(**{k: v for k, v in self.config.items() if k in fields})
+        model = GlobalForecaster(
+            extra["horizon"], len(extra["lags"]), extra["calendar"], len(extra["ids"]),
+            self.settings.embedding_dim, self.settings.cell, self.settings.hidden,
+            self.settings.layers, self.settings.dropout, self.settings.likelihood,
+        )  # fmt: skip
+        model = load_weights(run_dir, model).eval()
+        self.fitted = FittedGlobal(model, self.settings, extra["window"], extra["horizon"],
+                                   tuple(extra["lags"]), extra["steps"], "loaded")  # fmt: skip
+
+    def forecast(self, data: str | None = None, horizon: int | None = None) -> CollectionForecast:
+        """The next ``horizon`` (default and most: the trained horizon) periods of every
+        series of ``data`` (default: the training collection), after its last period."""
+        collection = load_collection(data or self.config["data"], self.config["columns"])
+        horizon = horizon or self.extra["horizon"]
+        if horizon > self.extra["horizon"]:
+            raise ValueError(f"--horizon {horizon}: this model forecasts at most "
+                             f"{self.extra['horizon']} periods")  # fmt: skip
+        self._check(collection)
+        predicted = forecast_global(self.fitted, collection)
+        q = predicted["quantiles"][:, :horizon]
+        times = [self._future(s, horizon, collection.dated) for s in collection.series]
+        at = {level: q[..., LEVELS.index(level)] for level in (0.1, 0.5, 0.9)}
+        return CollectionForecast(collection.ids, times, at[0.5], at[0.1], at[0.9], q)
+
+    def _check(self, collection: SeriesCollection) -> None:
+        if collection.frequency != self.extra["frequency"]:
+            raise ValueError(f"the data is of {collection.frequency} periods; the model was "
+                             f"trained on {self.extra['frequency']}")  # fmt: skip
+        if self.settings.embedding_dim and collection.ids != self.extra["ids"]:
+            raise ValueError("this model learned a vector per series: it forecasts the series "
+                             "it was trained on only, in that order")  # fmt: skip
+        features = calendar_features(collection.series[0].times[:1], collection.frequency)
+        if collection.dated and features.shape[1] != self.extra["calendar"]:
+            raise ValueError("the data's calendar features differ from the model's")
+
+    @staticmethod
+    def _future(series, horizon: int, dated: bool) -> list[str]:
+        if not dated:
+            return [f"+{k + 1}" for k in range(horizon)]
+        steps = np.arange(horizon) + len(series)
+        return [format_time(t) for t in step_times(series.times[0], series.frequency, steps)]
