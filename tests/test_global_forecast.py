@@ -108,8 +108,8 @@ def test_a_long_csv_trains_a_global_run_that_loads_and_forecasts(tmp_path, capsy
     assert "seasonal naive" in report
     predicted = rnnkit.load(out).forecast(horizon=3)
     assert predicted.ids[0] == "s0" and predicted.central.shape == (24, 3)
-    assert predicted.times[0][0] == str(step_times(np.datetime64("2000-01-01"), "MS",
-                                                    [len(collection().series[0]) + 6])[0])  # fmt: skip
+    after = len(collection().series[0]) + 6  # the first period after the whole series
+    assert predicted.times[0][0] == str(step_times(np.datetime64("2000-01-01"), "MS", [after])[0])
     assert main(["forecast", str(out), "--horizon", "2"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert rows[0] == "id,period,central,lower,upper" and len(rows) == 1 + 24 * 2

@@ -43,7 +43,7 @@ class GlobalConfig:
     dropout: float = 0.1
     likelihood: str = "student-t"
     embedding_dim: int = 0  # a learned vector per series (0: none)
-    coverage: float = 0.8
+    coverage: float = 0.8  # of the prediction interval: its ends are quantiles
     batch_size: int = 64
     batches_per_epoch: int = 100
     lr: float = 1e-3
@@ -194,11 +194,14 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
 
 
 def forecast_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str, np.ndarray]:
-    """Every series' next ``horizon`` periods after its training part -> "mean", "median"
-    (N, H) and "quantiles" (N, H, len(LEVELS)), in the series' units."""
+    """Every series' next ``horizon`` periods after its training part -> "mean", "median",
+    "lower" and "upper" (N, H) (the interval holding ``config.coverage``) and "quantiles"
+    (N, H, len(LEVELS)), in the series' units."""
     panel = make_panel(collection, fitted.window + max(fitted.lags, default=0), fitted.horizon)
     head, every = fitted.model.head_kind, np.arange(len(collection))
-    means, quantiles = [], []
+    tail = (1 - fitted.config.coverage) / 2
+    ends = (tail, 1 - tail)
+    means, quantiles, intervals = [], [], []
     with torch.no_grad():
         for begin in range(0, len(every), 512):
             part = every[begin : begin + 512]
@@ -208,13 +211,15 @@ def forecast_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[
             scale = batch["scale"][:, None]
             means.append(head.mean(params, scale).double().numpy())
             quantiles.append(head.quantiles(params, LEVELS, scale).double().numpy())
-    q = np.concatenate(quantiles)
-    return {"mean": np.concatenate(means), "median": q[..., LEVELS.index(0.5)], "quantiles": q}
+            intervals.append(head.quantiles(params, ends, scale).double().numpy())
+    q, interval = np.concatenate(quantiles), np.concatenate(intervals)
+    return {"mean": np.concatenate(means), "median": q[..., LEVELS.index(0.5)], "quantiles": q,
+            "lower": interval[..., 0], "upper": interval[..., 1]}  # fmt: skip
 
 
 def score_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str, float]:
     """Means over the series of MASE (each scaled by its in-sample seasonal naive error),
-    sMAPE, the central 80 % interval's coverage (0.1 to 0.9 quantiles) and the weighted
+    sMAPE, the prediction interval's coverage (``config.coverage`` is the aim) and the weighted
     quantile loss over the levels 0.1..0.9; and the seasonal naive forecast's MASE."""
     if collection.test is None:
         raise ValueError(f"{collection.name} has no held-out tails to score against")
@@ -222,14 +227,14 @@ def score_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str
     season = collection.series[0].season
     rows = {"mase": [], "smape": [], "coverage": [], "naive_mase": []}
     losses, totals = 0.0, 0.0
-    low, high = LEVELS.index(0.1), LEVELS.index(0.9)
     for i, (series, truth) in enumerate(zip(collection.series, collection.test, strict=True)):
         history, horizon = series.values[:, 0], min(len(truth), fitted.horizon)
         actual, central = truth[:horizon], predicted["median"][i, :horizon]
         rows["mase"].append(mase(actual, central, history, season))
         rows["smape"].append(smape(actual, central))
         q = predicted["quantiles"][i, :horizon]
-        rows["coverage"].append(coverage(actual, q[:, low], q[:, high]))
+        lower, upper = predicted["lower"][i, :horizon], predicted["upper"][i, :horizon]
+        rows["coverage"].append(coverage(actual, lower, upper))
         rows["naive_mase"].append(mase(actual, seasonal_naive(history, horizon, season),
                                        history, season))  # fmt: skip
         error = actual[:, None] - q

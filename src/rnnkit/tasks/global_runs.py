@@ -22,7 +22,6 @@ from rnnkit.data.collections import NAMED_COLLECTIONS, SeriesCollection, read_co
 from rnnkit.data.frequency import calendar_features, format_time, step_times
 from rnnkit.models.global_forecaster import GlobalForecaster
 from rnnkit.tasks.global_forecast import (
-    LEVELS,
     FittedGlobal,
     GlobalConfig,
     fit_global,
@@ -79,8 +78,8 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
         f"{fitted.steps} steps ({fitted.stopped}); saved to {out}\n"
         f"{len(collection)} series of {collection.name}, the last {fitted.horizon} periods of "
         f"each: mean MASE {scores['mase']:.3f} (seasonal naive {scores['naive_mase']:.3f}), "
-        f"sMAPE {scores['smape']:.2f} %, weighted quantile loss {scores['wql']:.4f}, 80 % "
-        f"interval coverage {scores['coverage']:.0%}"
+        f"sMAPE {scores['smape']:.2f} %, weighted quantile loss {scores['wql']:.4f}, "
+        f"{config.coverage:.0%} interval coverage {scores['coverage']:.0%}"
     )
 
 
@@ -88,8 +87,8 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
 class CollectionForecast:
     """Every series' next periods: ``ids`` (N,), ``times`` (N, H) (period numbers from the
     end of the series when its dates are unknown), ``central`` (the median), ``lower`` and
-    ``upper`` (the 0.1 and 0.9 quantiles), each (N, H), and ``quantiles`` (N, H, 9) at
-    0.1, 0.2, ..., 0.9."""
+    ``upper`` (the interval of the run's coverage), each (N, H), and ``quantiles``
+    (N, H, 9) at 0.1, 0.2, ..., 0.9."""
 
     ids: list[str]
     times: list[list[str]]
@@ -134,8 +133,9 @@ class GlobalForecastPredictor(Predictor):
         predicted = forecast_global(self.fitted, collection)
         q = predicted["quantiles"][:, :horizon]
         times = [self._future(s, horizon, collection.dated) for s in collection.series]
-        at = {level: q[..., LEVELS.index(level)] for level in (0.1, 0.5, 0.9)}
-        return CollectionForecast(collection.ids, times, at[0.5], at[0.1], at[0.9], q)
+        cut = {name: predicted[name][:, :horizon] for name in ("median", "lower", "upper")}
+        return CollectionForecast(collection.ids, times, cut["median"], cut["lower"],
+                                  cut["upper"], q)  # fmt: skip
 
     def _check(self, collection: SeriesCollection) -> None:
         if collection.frequency != self.extra["frequency"]:
