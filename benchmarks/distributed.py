@@ -86,7 +86,7 @@ from rnnkit.models import LanguageModel
 from rnnkit.tasks.charlm import LanguageModelConfig, build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import cpu_model, num, table, write_atomically  # noqa: E402
+from speed import cpu_model, interleaved_medians, num, table, write_atomically  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "distributed.md"
 PYTHON = sys.executable
@@ -291,17 +291,9 @@ def local_step(
 def alternating(
     calls: dict[str, Callable[[], float]], repeats: int, warmup: int
 ) -> dict[str, float]:
-    """Median ms of each call; each round runs all, who goes first rotating."""
-    names = list(calls)
-    for _ in range(warmup):
-        for name in names:
-            calls[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            times[name].append(calls[name]())
-    return {name: statistics.median(values) for name, values in times.items()}
+    """Median ms of each call, who goes first rotating (speed.py's interleaved_medians)."""
+    as_lists = {name: (lambda call=call: [call()]) for name, call in calls.items()}
+    return interleaved_medians(as_lists, repeats, warmup)
 
 
 def measure_local(vocabulary: int, hiddens: list[int], sizes, repeats: int) -> dict:

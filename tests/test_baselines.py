@@ -38,3 +38,14 @@ def test_statistical_baselines_follow_trend_and_season(method):
     forecast = method(history, 12, 12)
     assert np.abs(forecast - truth[84:]).mean() < 0.1 * np.abs(seasonal_naive(history, 12, 12)
                                                               - truth[84:]).mean()  # fmt: skip
+
+
+def test_theta_follows_a_trend_and_a_clear_season():
+    from rnnkit.tasks.baselines import theta
+
+    t = np.arange(96, dtype=np.float64)
+    truth = 100 + 0.5 * t + 20 * np.sin(2 * np.pi * t / 12)  # a season the test finds
+    history = truth[:84]
+    error = np.abs(theta(history, 12, 12) - truth[84:]).mean()
+    assert error < 0.5 * np.abs(naive(history, 12) - truth[84:]).mean()
+    assert error < np.abs(seasonal_naive(history, 12, 12) - truth[84:]).mean()  # the trend

@@ -8,6 +8,9 @@
   (for positive data) multiplicative seasonality -- the family R's ``ets()`` searches.
 * ``sarima``: seasonal ARIMA from statsmodels, chosen by AIC on a small grid of orders
   around the airline model (0,1,1)(0,1,1)_m of Box & Jenkins.
+* ``theta``: the Theta method (Assimakopoulos & Nikolopoulos 2000), statsmodels' ThetaModel:
+  simple exponential smoothing with half the linear trend, on the seasonally adjusted
+  series (multiplicative decomposition) where there is a season.
 * ``mstl``: for several seasonal periods (a day and a week in half-hourly data): MSTL
   (Bandara et al. 2021, statsmodels) takes out each seasonal component, ETS without
   seasonality forecasts what is left, and each component's last period is added back --
@@ -102,6 +105,20 @@ def sarima(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
         for seasonal in seasonal_orders
     )
     return _best_forecast(models, "aic", "SARIMA", horizon)
+
+
+def theta(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    _statsmodels()
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    y = fill_gaps(history[:, None])[:, 0]
+    seasonal = season > 1 and len(y) >= 2 * season
+    method = "multiplicative" if seasonal and (y > 0).all() else "additive"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ThetaModel(y, period=season if seasonal else 1, deseasonalize=seasonal,
+                           method=method)  # fmt: skip
+        return np.asarray(model.fit().forecast(horizon))
 
 
 def mstl(history: np.ndarray, horizon: int, seasonalities: tuple[int, ...]) -> np.ndarray:

@@ -276,7 +276,9 @@ class Trainer:
         agreed = self.world.sum(torch.tensor([local * weight if ok else 0.0, float(not ok)],
                                              dtype=torch.float64))  # fmt: skip
         finite = bool(agreed[1] == 0)
-        logged = float(agreed[0]) if finite else local if not ok else math.nan
+        # Logged: the global batch's loss; when skipped, this rank's own non-finite loss
+        # (NaN on a rank whose loss was finite while another's was not).
+        logged = float(agreed[0]) if finite else (math.nan if ok else local)
         if finite:
             # DDP averages the ranks' gradients: N * w_r * L_r averages to sum_r w_r L_r.
             with contact():
