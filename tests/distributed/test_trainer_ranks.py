@@ -1,5 +1,6 @@
 """The Trainer in two real processes (torchrun, gloo on 127.0.0.1) against one process:
-the same weights, the same logged losses and validation, the same skipped steps."""
+the same weights, the same logged losses and validation, the same skipped steps; and
+every rank stops together at a time budget."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
 def result(out: Path) -> tuple[dict, list[dict]]:
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return torch.load(out / "final.pt", weights_only=True), records
+
+
+def test_every_rank_stops_together_at_the_time_budget(runs):
+    assert (runs[1] / "budget" / "stopped").read_text() == "time budget"
 
 
 @pytest.mark.parametrize("case", ["plain", "nan"])

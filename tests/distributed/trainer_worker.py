@@ -6,12 +6,15 @@ across worlds.
 
 Cases: ``plain`` (11 rows in batches of 5: the last batch has 1 row, fewer than the
 ranks), ``nan`` (a NaN in the second batch, in rank 1's rows: the step must be skipped by
-every rank, as one process skips it).
+every rank, as one process skips it), ``budget`` (a time budget of 0.2 s and endless
+epochs: every rank must stop, together; rank 0 writes how the run stopped to
+OUT/budget/stopped).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,7 +23,7 @@ from torch.nn.functional import mse_loss
 from rnnkit.train import TrainConfig, Trainer, world
 
 
-CASES = ("plain", "nan")
+CASES = ("plain", "nan", "budget")
 
 
 def train(out: Path, case: str) -> None:
@@ -45,9 +48,12 @@ def train(out: Path, case: str) -> None:
         return world.current().mean(len(vx), squared)
 
     config = TrainConfig(epochs=4, lr=0.05, checkpoint_every=1000, quiet=True, tensorboard=False)
-    Trainer(model, loss, lambda epoch: batches, config, out, validate).fit()
+    if case == "budget":
+        config = replace(config, epochs=10**6, time_budget=0.2)
+    result = Trainer(model, loss, lambda epoch: batches, config, out, validate).fit()
     if world.current().is_main:
         torch.save(model.state_dict(), out / "final.pt")
+        (out / "stopped").write_text(result.stopped)
 
 
 if __name__ == "__main__":
