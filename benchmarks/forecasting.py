@@ -165,12 +165,15 @@ def main() -> None:
         "",
         f"- date: {when}; command: `python {' '.join(sys.argv)}` "
         f"({(time.perf_counter() - started) / 60:.1f} min)",
-        "- rnnkit: `rnnkit train forecast` defaults (LSTM 64, direct decoding, Gaussian head, "
-        "an ensemble of 3 seeds whose interval is their mixture's, log scale for airpassengers "
-        "by `--transform auto`, intervals widened on the validation horizon); torch on one "
-        "thread",
-        "",
     ]
+    if not args.no_series:
+        header += [
+            "- rnnkit: `rnnkit train forecast` defaults (LSTM 64, direct decoding, Gaussian "
+            "head, an ensemble of 3 seeds whose interval is their mixture's, log scale for "
+            "airpassengers by `--transform auto`, intervals widened on the validation "
+            "horizon); torch on one thread",
+        ]
+    header.append("")
     text = "\n".join(header + lines) + "\n"
     print(text)
     write_atomically(args.out, text)
