@@ -107,9 +107,9 @@ def grid_index(dates: np.ndarray, start: np.datetime64, frequency: str, where: s
     else:
         last = pd.Timestamp(stamps.max())
         grid = pd.date_range(pd.Timestamp(start), last, freq=frequency).to_numpy()
-        index = np.searchsorted(grid.astype(stamps.dtype), stamps)
-        found = np.minimum(index, len(grid) - 1)
-        rest = (grid.astype(stamps.dtype)[found] != stamps).astype(np.int64)
+        grid = grid.astype(stamps.dtype)
+        index = np.searchsorted(grid, stamps)
+        rest = (grid[np.minimum(index, len(grid) - 1)] != stamps).astype(np.int64)
     if np.any(rest != 0):
         off = dates[np.flatnonzero(rest != 0)[0]]
         raise ValueError(

@@ -21,6 +21,7 @@ import numpy as np
 from rnnkit.data.collections import NAMED_COLLECTIONS, SeriesCollection, read_collection_csv
 from rnnkit.data.frequency import calendar_features, format_time, step_times
 from rnnkit.models.global_forecaster import GlobalForecaster
+from rnnkit.tasks.forecast import cut
 from rnnkit.tasks.global_forecast import (
     FittedGlobal,
     GlobalConfig,
@@ -51,8 +52,7 @@ def hold_out(collection: SeriesCollection, horizon: int) -> SeriesCollection:
         if len(s) <= 2 * horizon:
             raise ValueError(f"series {s.name!r} has {len(s)} periods: a collection's series "
                              f"need more than 2 x --horizon = {2 * horizon}")  # fmt: skip
-        series.append(replace(s, times=s.times[:-horizon], values=s.values[:-horizon],
-                              covariates=s.covariates[:-horizon]))  # fmt: skip
+        series.append(cut(s, len(s) - horizon))
         tails.append(s.values[-horizon:, 0])
     return replace(collection, series=series, test=tails, horizon=horizon)
 
