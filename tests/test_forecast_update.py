@@ -80,3 +80,18 @@ def test_an_update_that_does_not_continue_the_series_is_refused(shop, capsys, ro
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_records_update_as_a_file_of_the_same_rows_does(shop):
+    rows = shop["rows"][64:67]
+    from_file = rnnkit.load(shop["run"]).update(write(shop["dir"] / "three.csv", rows))
+    records = [{"date": d, "sales": float(s), "price": p} for d, s, p in rows]
+    records[1]["sales"] = None  # a gap, as an empty cell would be
+    from_records = rnnkit.load(shop["run"]).update(records)
+    assert np.isnan(from_records.series.values[65, 0])
+    from_file.series.values[65, 0] = np.nan
+    np.testing.assert_array_equal(from_records.series.values, from_file.series.values)
+    with pytest.raises(ValueError, match=r"observations\[1\], column 'date': not a date: 'soon'"):
+        rnnkit.load(shop["run"]).update([records[0], {**records[2], "date": "soon"}])
+    with pytest.raises(ValueError, match=r"unknown fields \['weather'\]"):
+        rnnkit.load(shop["run"]).update([{**records[0], "weather": 3}])

@@ -17,7 +17,10 @@ from rnnkit.tasks.global_forecast import (
     GlobalConfig,
     fit_global,
     forecast_global,
+    make_panel,
     score_global,
+    standardised,
+    window_batch,
 )
 
 HORIZON = 6
@@ -113,3 +116,31 @@ def test_a_long_csv_trains_a_global_run_that_loads_and_forecasts(tmp_path, capsy
     assert main(["forecast", str(out), "--horizon", "2"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert rows[0] == "id,period,central,lower,upper" and len(rows) == 1 + 24 * 2
+
+
+def test_covariates_are_standardised_per_series_and_keep_their_gaps():
+    columns = np.array([[1.0, 5.0], [3.0, 5.0], [np.nan, 5.0], [5.0, np.nan]])
+    out = standardised(columns)
+    np.testing.assert_allclose(out[[0, 1, 3], 0], np.array([-2.0, 0.0, 2.0]) / np.sqrt(8 / 3))
+    np.testing.assert_array_equal(out[:3, 1], [0.0, 0.0, 0.0])  # constant: centred, not divided
+    assert np.isnan(out[2, 0]) and np.isnan(out[3, 1])
+
+
+def test_a_covariate_with_gaps_reaches_the_model_masked():
+    """Series whose target follows a covariate, a tenth of whose values are missing: the
+    model reads 0 and a 0 flag there, and every forecast is finite."""
+    rng = np.random.default_rng(1)
+    series = []
+    for s in collection(count=8).series:
+        driver = rng.normal(size=len(s))
+        driver[rng.random(len(s)) < 0.1] = np.nan
+        series.append(replace(s, covariates=driver[:, None], covariate_names=["price"]))
+    covaried = replace(collection(count=8), series=series)
+    fitted = fit_global(covaried, replace(SMALL, epochs=2))
+    # y, observed, age; the seasonal lag; the covariate and its flag
+    assert fitted.model.encoder.layers[0].cell.input_size == 3 + 1 + 2
+    batch = window_batch(make_panel(covaried, 48, HORIZON), np.arange(8), np.full(8, 20), 24,
+                         HORIZON, (12,))  # fmt: skip
+    missing = batch["covariates_observed"] == 0
+    assert missing.any() and (batch["covariates"][missing] == 0).all()
+    assert np.isfinite(forecast_global(fitted, covaried)["median"]).all()

@@ -113,3 +113,37 @@ def test_gaussian_interval_uses_the_normal_quantile():
 def test_bad_forecaster_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Forecaster(1, **kwargs)
+
+
+def test_seasonal_lags_are_the_values_one_season_before_each_future_period():
+    model = Forecaster(K, P, F, horizon=5, hidden=8, lags=(3, 2))
+    relative = torch.arange(B * W * K, dtype=torch.float32).view(B, W, K)
+    calendar = torch.randn(B, 5, F)
+    ahead = model._ahead(relative, calendar)  # (B, H, F + L K)
+    for h in range(5):
+        # lag 3: periods T-3, T-2, T-1, T-3, T-2; lag 2: T-2, T-1, T-2, T-1, T-2
+        expected = torch.cat((calendar[:, h], relative[:, W + h % 3 - 3],
+                              relative[:, W + h % 2 - 2]), dim=1)  # fmt: skip
+        assert torch.equal(ahead[:, h], expected)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_a_model_with_lags_forecasts_and_refuses_a_window_shorter_than_a_lag(decoder):
+    model = _model(decoder, "gaussian", lags=(4,))
+    assert model(*_inputs()).shape == (B, H, K, 2)
+    past, observed, covariates, calendar = _inputs()
+    with pytest.raises(ValueError, match="fewer than the longest lag 4"):
+        model(past[:, :3], observed[:, :3], covariates[:, :3], calendar[:, : 3 + H])
+
+
+def test_the_covariates_mask_is_read_only_by_models_built_with_it():
+    past, observed, covariates, calendar = _inputs()
+    seen = torch.ones(B, W, K + P)
+    gaps = seen.clone()
+    gaps[:, 2:5, K:] = 0  # covariates missing for three periods (filled in the input)
+    with_mask = _model("direct", "gaussian", covariate_mask=True)
+    without = _model("direct", "gaussian")
+    assert not torch.allclose(with_mask(past, seen, covariates, calendar),
+                              with_mask(past, gaps, covariates, calendar))  # fmt: skip
+    assert torch.equal(without(past, seen, covariates, calendar),
+                       without(past, gaps, covariates, calendar))  # fmt: skip

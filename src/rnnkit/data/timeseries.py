@@ -12,6 +12,7 @@ the calendar features that are known in advance.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -193,6 +194,39 @@ def read_series_rows(
     """The rows of a series file, checked (columns, times, numbers) and sorted by time
     (by series, then time, in a long-format file with an ``id_column``)."""
     header, rows = read_rows(path)
+    return series_rows(header, rows, str(path), time_column, targets, covariates, id_column)
+
+
+def records_rows(records: list[dict], time_column: str, targets: list[str],
+                 covariates: list[str], where: str = "observations") -> SeriesRows:  # fmt: skip
+    """Observations given as records (``[{"date": "2024-05-01", "load": 3.2}, ...]``, as a
+    server session receives them) -> their rows, checked as a file's are; a missing or
+    null value is a gap."""
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"{where}: a list of objects, one per period, was expected")
+    header = [time_column, *targets, *covariates]
+    unknown = sorted({key for record in records for key in record} - set(header))
+    if unknown:
+        raise ValueError(f"{where}: unknown fields {unknown}; the fields are {header}")
+    text = lambda value: "" if value is None else str(value)  # noqa: E731
+    rows = [{column: text(record.get(column)) for column in header} for record in records]
+    return series_rows(header, rows, where, time_column, targets, covariates,
+                       row_name=lambda r: f"{where}[{r}]")  # fmt: skip
+
+
+def series_rows(
+    header: list[str],
+    rows: list[dict[str, str]],
+    path: str,
+    time_column: str,
+    targets: list[str] | None,
+    covariates: list[str] | None,
+    id_column: str | None = None,
+    row_name: Callable[[int], str] | None = None,
+) -> SeriesRows:
+    """``rows`` (text cells under ``header``) read from ``path`` -> checked and sorted;
+    errors name row r by ``row_name(r)`` (default: its line in a file with a header)."""
+    where = row_name or (lambda r: f"{path}, line {r + 2}")
     covariates = covariates or []
     others = {time_column, id_column, *covariates}
     targets = targets or [c for c in header if c not in others]
@@ -205,28 +239,28 @@ def read_series_rows(
         ids = np.array([(row[id_column] or "").strip() for row in rows], dtype=object)
         blank = np.flatnonzero(ids == "")
         if len(blank):
-            raise ValueError(f"{path}, line {blank[0] + 2}: the series id {id_column!r} is empty")
+            raise ValueError(f"{where(blank[0])}: the series id {id_column!r} is empty")
     stamps = [(row[time_column] or "").strip() for row in rows]
     dates, implied, bad = parse_times(stamps)
     if bad is not None:
         raise ValueError(
-            f"{path}, line {bad + 2}, column {time_column!r}: not a date: {stamps[bad]!r}"
+            f"{where(bad)}, column {time_column!r}: not a date: {stamps[bad]!r}"
         )
     columns = [*targets, *covariates]
     numbers = np.full((len(rows), len(columns)), np.nan)
     given = np.zeros(numbers.shape, dtype=bool)  # False: an empty cell, a gap
-    for line, row in enumerate(rows, start=2):
+    for r, row in enumerate(rows):
         for k, column in enumerate(columns):
             text = (row[column] or "").strip()
             if text:
                 try:
-                    numbers[line - 2, k] = float(text)
+                    numbers[r, k] = float(text)
                 except ValueError:
                     raise ValueError(
-                        f"{path}, line {line}, column {column!r}: {text!r} is not a number"
+                        f"{where(r)}, column {column!r}: {text!r} is not a number"
                     ) from None
-                given[line - 2, k] = True
-    _check_finite(path, numbers, given, stamps, columns, len(targets))
+                given[r, k] = True
+    _check_finite(where, numbers, given, stamps, columns, len(targets))
     keys = np.zeros(len(dates), dtype=np.int64)
     if ids is not None:
         keys = np.unique(ids, return_inverse=True)[1]
@@ -267,7 +301,7 @@ def extend(series: TimeSeries, rows: SeriesRows, where: str) -> TimeSeries:
 
 
 def _check_finite(
-    path: Path,
+    where: Callable[[int], str],
     numbers: np.ndarray,
     given: np.ndarray,
     stamps: list[str],
@@ -285,7 +319,7 @@ def _check_finite(
         why = missing if np.isnan(value) else "values must be finite"
         role = "target" if k < targets else "covariate"
         raise ValueError(
-            f"{path}, line {r + 2}: {role} {columns[k]!r} is {describe(value)} at "
+            f"{where(r)}: {role} {columns[k]!r} is {describe(value)} at "
             f"{stamps[r]} ({why}{in_all(count)})"
         )
 

@@ -35,7 +35,7 @@ class ForecastEnsemble(nn.Module):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
-        self.horizon = members[0].horizon
+        self.horizon, self.lags = members[0].horizon, members[0].lags
 
     def forward(self, *inputs: Tensor) -> Tensor:
         """The inputs of ``Forecaster.forward`` (forecasting: no teacher forcing)."""

@@ -2,8 +2,8 @@
 distribution (Gaussian, or a set of quantiles) for every period and target.
 
 Shapes: B windows, W past periods, H future periods, K targets, P past covariates,
-F calendar features (known for the future too), Q outputs per value (2 for a Gaussian's
-mean and scale, or one per quantile).
+F calendar features (known for the future too), L seasonal lags, Q outputs per value (2
+for a Gaussian's mean and scale, or one per quantile).
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ DISTRIBUTIONS = ("gaussian", "quantile")
 
 
 class Forecaster(nn.Module):
-    """(past targets (B, W, K), observed (B, W, K), past covariates (B, W, P), calendar
+    """(past targets (B, W, K), observed (B, W, K + P), past covariates (B, W, P), calendar
     (B, W + H, F)) -> distribution parameters (B, H, K, Q).
 
     The encoder reads, for each past period, ``[y_t, observed_t, covariates_t, calendar_t]``
-    (``observed`` is 1 where y_t was measured and 0 where a gap was filled in).
+    (``observed`` is 1 where a target or covariate was measured and 0 where a gap was filled
+    in; with ``covariate_mask`` False, as in runs from before it, only the targets' part).
+
+    Seasonal lags: for each period m of ``lags`` (each at most W) and each future period
+    h, the value one season before it, ``y_{T+h-m}`` (repeated season by season when h >=
+    m: the seasonal naive forecast of period m), taken from the window, joins that period's
+    calendar row in the decoder. A seasonal pattern then needs no memory of W periods.
 
     * ``direct`` decoding: the encoder's last output and all H future calendar rows go
       through one MLP that emits every period at once (no error accumulates over the
@@ -54,6 +60,8 @@ class Forecaster(nn.Module):
         distribution: str = "gaussian",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         relative: bool = True,
+        lags: tuple[int, ...] = (),
+        covariate_mask: bool = False,
     ) -> None:
         super().__init__()
         if decoder not in DECODERS:
@@ -70,19 +78,26 @@ class Forecaster(nn.Module):
         self.decoder, self.distribution, self.relative = decoder, distribution, relative
         self.quantiles = tuple(quantiles)
         self.outputs = 2 if distribution == "gaussian" else len(quantiles)
+        self.lags, self.covariate_mask = tuple(lags), covariate_mask
+        # (L, H) window positions from the end: y_{T+h-m} is past[:, (h mod m) - m]
+        back = [[h % m - m for h in range(horizon)] for m in self.lags]
+        self.register_buffer("lag_index", torch.tensor(back, dtype=torch.long).view(-1, horizon),
+                             persistent=False)  # fmt: skip
+        masks = targets + (covariates if covariate_mask else 0)
         self.encoder = recurrent_stack(
-            2 * targets + covariates + calendar, cell, hidden, layers, False, dropout
+            targets + masks + covariates + calendar, cell, hidden, layers, False, dropout
         )
         self.dropout = nn.Dropout(dropout)
+        future = calendar + len(self.lags) * targets  # what each future period brings
         if decoder == "direct":
             self.head = nn.Sequential(
-                nn.Linear(hidden + horizon * calendar, hidden),
+                nn.Linear(hidden + horizon * future, hidden),
                 nn.ReLU(),
                 nn.Linear(hidden, horizon * targets * self.outputs),
             )
         else:
             self.decoder_stack = recurrent_stack(
-                targets + calendar, cell, hidden, layers, False, dropout
+                targets + future, cell, hidden, layers, False, dropout
             )
             self.head = nn.Linear(hidden, targets * self.outputs)
 
@@ -99,16 +114,30 @@ class Forecaster(nn.Module):
         forcing (autoregressive decoding in training); None forecasts."""
         batch, window, _ = past.shape
         level = past[:, -1:, :] if self.relative else torch.zeros_like(past[:, -1:, :])
-        inputs = torch.cat((past - level, observed, covariates, calendar[:, :window]), dim=2)
+        if self.lags and window < max(self.lags):
+            raise ValueError(f"past: {window} periods, fewer than the longest lag {max(self.lags)}")
+        if not self.covariate_mask:
+            observed = observed[..., : self.targets]
+        relative = past - level
+        inputs = torch.cat((relative, observed, covariates, calendar[:, :window]), dim=2)
         encoded, state = self.encoder(inputs)  # (B, W, hidden)
-        ahead = calendar[:, window:]  # (B, H, F)
+        ahead = self._ahead(relative, calendar[:, window:])
         if self.decoder == "direct":
             last = self.dropout(encoded[:, -1])
             raw = self.head(torch.cat((last, ahead.flatten(1)), dim=1))
             raw = raw.view(batch, self.horizon, self.targets, self.outputs)
         else:
-            raw = self._decode(past[:, -1:] - level, state, ahead, future, level)
+            raw = self._decode(relative[:, -1:], state, ahead, future, level)
         return self._shape(raw, level)
+
+    def _ahead(self, relative: Tensor, calendar: Tensor) -> Tensor:
+        """What each future period brings: its calendar row (B, H, F) and, for each lag m,
+        ``y_{T+h-m}`` from the window (B, W, K) -> (B, H, F + L K)."""
+        if not self.lags:
+            return calendar
+        seasonal = relative[:, self.lag_index]  # (B, L, H, K)
+        seasonal = seasonal.permute(0, 2, 1, 3).reshape(*calendar.shape[:2], -1)
+        return torch.cat((calendar, seasonal), dim=2)
 
     def _decode(self, first, state, ahead, future, level) -> Tensor:
         if future is not None:  # teacher forcing: the whole horizon in one pass

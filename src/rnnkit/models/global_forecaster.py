@@ -1,7 +1,8 @@
 """One forecasting network for many related series (a global model, as DeepAR is: Salinas
 et al. 2017), with a direct multi-horizon head and any head of ``likelihoods``.
 
-Shapes: B windows, W past periods, H future periods, L seasonal lags, F calendar features.
+Shapes: B windows, W past periods, H future periods, L seasonal lags, F calendar features,
+P past covariates.
 Values arrive divided by their window's scale (``scaled``), so that one network serves
 series of any size.
 """
@@ -17,11 +18,13 @@ from rnnkit.models.stack import recurrent_stack
 
 class GlobalForecaster(nn.Module):
     """(y (B, W), observed (B, W), lags (B, W, L), age (B, W), calendar (B, W + H, F),
-    series (B,) ids) -> the distribution's parameters (B, H, size) in scaled units.
+    series (B,) ids, covariates (B, W, P), covariates_observed (B, W, P)) -> the
+    distribution's parameters (B, H, size) in scaled units.
 
     Each past period t reads ``[y_t, observed_t, y_{t-m} for each seasonal lag m, age_t,
-    calendar_t, embedding(series)]``: ``observed`` is 0 where y_t was missing (or before
-    the series began) and y_t then 0; ``age`` is log(1 + periods since the series began).
+    calendar_t, covariates_t, covariates_observed_t, embedding(series)]``: ``observed`` is 0
+    where y_t was missing (or before the series began) and y_t then 0, and likewise for each
+    covariate; ``age`` is log(1 + periods since the series began).
     The encoder's last output, the series' embedding and the H future calendar rows go
     through one MLP that emits every future period at once.
     """
@@ -38,6 +41,7 @@ class GlobalForecaster(nn.Module):
         layers: int = 2,
         dropout: float = 0.1,
         likelihood: str = "student-t",
+        covariates: int = 0,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -47,8 +51,8 @@ class GlobalForecaster(nn.Module):
         size = self.head_kind.size
         self.embedding = nn.Embedding(series, embedding_dim) if embedding_dim > 0 else None
         width = embedding_dim if self.embedding is not None else 0
-        self.encoder = recurrent_stack(3 + lags + calendar + width, cell, hidden, layers, False,
-                                       dropout)  # fmt: skip
+        inputs = 3 + lags + calendar + 2 * covariates + width
+        self.encoder = recurrent_stack(inputs, cell, hidden, layers, False, dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Sequential(
             nn.Linear(hidden + width + horizon * calendar, hidden),
@@ -57,11 +61,11 @@ class GlobalForecaster(nn.Module):
         )
         self.size = size
 
-    def forward(self, y: Tensor, observed: Tensor, lags: Tensor, age: Tensor,
-                calendar: Tensor, series: Tensor) -> Tensor:  # fmt: skip
+    def forward(self, y: Tensor, observed: Tensor, lags: Tensor, age: Tensor, calendar: Tensor,
+                series: Tensor, covariates: Tensor, covariates_observed: Tensor) -> Tensor:  # fmt: skip
         batch, window = y.shape
         parts = [y.unsqueeze(-1), observed.unsqueeze(-1), lags, age.unsqueeze(-1),
-                 calendar[:, :window]]  # fmt: skip
+                 calendar[:, :window], covariates, covariates_observed]  # fmt: skip
         extra = []
         if self.embedding is not None:
             embedded = self.embedding(series)  # (B, E)

@@ -8,7 +8,8 @@ directory's name.
     POST /v1/models/{name}/generate     charlm, generator ("stream": server-sent events)
     POST /v1/models/{name}/forecast     forecast
     POST /v1/models/{name}/translate    g2p, seq2seq
-    WS   /v1/models/{name}/stream       an online session (sentiment, seqclass, charlm)
+    WS   /v1/models/{name}/stream       an online session (sentiment, seqclass, charlm,
+                                        forecast)
     GET  /docs                          the OpenAPI page
     GET  /                              the web page (static/index.html, static/*)
 
@@ -34,10 +35,15 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from rnnkit.data.frequency import format_time
 from rnnkit.serve.metrics import Metrics
 from rnnkit.serve.models import ENDPOINTS, ServedModel, Settings
-from rnnkit.serve.schemas import ForecastRequest, GenerateRequest, PredictRequest, TranslateRequest
+from rnnkit.serve.schemas import (
+    ForecastRequest,
+    GenerateRequest,
+    PredictRequest,
+    TranslateRequest,
+    forecast_json,
+)
 from rnnkit.serve.sessions import EVICTED
 
 #: The web page: HTML, CSS and JavaScript, served as they are (no build step).
@@ -172,11 +178,7 @@ def create_app(runs: list[Path], settings: Settings | None = None) -> FastAPI:
     async def forecast(name: str, body: ForecastRequest) -> dict:
         model = served(name, "forecast")
         result = await in_worker(model, model.forecast, body.history, body.horizon)
-        return {
-            "targets": result.series.targets, "times": [format_time(t) for t in result.times],
-            "mean": result.central.tolist(), "lower": result.lower.tolist(),
-            "upper": result.upper.tolist(), "coverage": result.coverage,
-        }  # fmt: skip
+        return forecast_json(result)
 
     @app.post("/v1/models/{name}/translate")
     async def translate(name: str, body: TranslateRequest) -> dict:
@@ -188,7 +190,9 @@ def create_app(runs: list[Path], settings: Settings | None = None) -> FastAPI:
     @app.websocket("/v1/models/{name}/stream")
     async def stream(socket: WebSocket, name: str, session: str | None = None) -> None:
         """An online session: ``{"session": id, "resumed": bool, "steps": n}`` first, then
-        one reply per message (``{"word"|"char"|"step": ...}``); ``{"end": true}`` ends it.
+        one reply per message (``{"word"|"char"|"step": ...}``; a forecast model's,
+        ``{"observation": {...}}`` or ``{"observations": [...]}``, gets ``{"step": n,
+        "forecast": ...}`` as the forecast endpoint gives it); ``{"end": true}`` ends it.
         A bad message gets ``{"error": ...}`` and the session goes on."""
         await socket.accept()
         model = models.get(name)

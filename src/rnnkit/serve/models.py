@@ -15,7 +15,7 @@ from typing import Any
 
 import rnnkit
 from rnnkit.serve.batching import MicroBatcher
-from rnnkit.serve.online import OnlineModel
+from rnnkit.serve.online import online_model
 from rnnkit.serve.sessions import Sessions
 from rnnkit.tasks.registry import TASKS
 
@@ -55,7 +55,7 @@ class ServedModel:
         if self.endpoint == "predict":
             self.batcher = MicroBatcher(self._predict_batch, settings.max_batch, delay,
                                         self.executor, size)  # fmt: skip
-        self.online = OnlineModel(self.predictor) if TASKS[self.task].stream_field else None
+        self.online = online_model(self.predictor)
         self.sessions = Sessions(settings.max_sessions, settings.session_idle_seconds)
         if self.online is not None:  # the steps of all sessions at one moment, as one batch
             self.stepper = MicroBatcher(self.online.step, settings.max_batch, delay,

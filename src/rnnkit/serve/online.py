@@ -12,10 +12,19 @@ steps of all sessions waiting at one moment run as one batched step of the cells
 
 Other models (bidirectional, attention pooling, zoneout) keep the session's prefix and run
 it whole at every step: exact, but O(T) per step and one session at a time.
+
+A forecast session (``ForecastOnline``) keeps its own series instead: it starts at the
+run's training series, each message appends observations to it (``{"observation": {...}}``
+or ``{"observations": [...]}``) and the reply is the forecast after them, equal to
+``rnnkit.load(run).update(observations).forecast()``. Each step reads one window.
+
+``online_model(predictor)`` is the session model of a run: sentiment, seqclass, charlm and
+forecast have one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnnkit.data.timeseries import SeriesRows, TimeSeries, extend, records_rows
+from rnnkit.serve.schemas import MAX_STEPS, forecast_json
 from rnnkit.tasks.registry import TASKS
 
 TOP = 5  # next characters a charlm reply lists
@@ -31,12 +42,21 @@ TOP = 5  # next characters a charlm reply lists
 @dataclass
 class SessionState:
     """A session's state in the model: each layer's cell state (batch 1), the pooling's
-    running value, how many steps it has taken and (for the exact path) its inputs."""
+    running value, how many steps it has taken and (for the exact path) its inputs; a
+    forecast session's: its series so far (None: the run's training series)."""
 
     cells: list[tuple[Tensor, ...]] | None = None
     pooled: Tensor | None = None
     steps: int = 0
     prefix: list[Any] = field(default_factory=list)
+    series: TimeSeries | None = None
+
+
+def online_model(predictor) -> OnlineModel | ForecastOnline | None:
+    """The online sessions of ``predictor``'s task, or None where it has none."""
+    if predictor.task == "forecast":
+        return ForecastOnline(predictor)
+    return OnlineModel(predictor) if TASKS[predictor.task].stream_field else None
 
 
 class OnlineModel:
@@ -136,6 +156,66 @@ class OnlineModel:
             inputs = torch.tensor([state.prefix])
         row = model(inputs).softmax(-1)[0].tolist()
         return {"step": state.steps, **_prediction(self.predictor.classes, row)}
+
+
+class ForecastOnline:
+    """A forecast run's sessions: each keeps its own series (the shared predictor's is
+    never changed), an update appends to it, the reply is the forecast after it."""
+
+    def __init__(self, predictor) -> None:
+        self.predictor, self.task = predictor, predictor.task
+        self.time_column = predictor.config["columns"].get("time_column", "date")
+        self.targets = list(predictor.trained["targets"])
+        self.covariates = list(predictor.trained["covariates"])
+
+    def encode(self, message: object) -> tuple[SeriesRows, str]:
+        """``{"observation": {time: ..., target: number or null, ...}}`` (one period) or
+        ``{"observations": [...]}`` (several) -> (their rows, the field); ValueError
+        naming the field for anything else. (Whether they come after the session's last
+        period is for ``step``.)"""
+        fields = ("observation", "observations")
+        if not isinstance(message, dict) or len(message) != 1 or next(iter(message)) not in fields:
+            raise ValueError('each message is {"observation": {...}} or '
+                             '{"observations": [...]} (or {"end": true})')  # fmt: skip
+        ((where, value),) = message.items()
+        records = [value] if where == "observation" else value
+        if not isinstance(value, dict if where == "observation" else list) or not all(
+            isinstance(record, dict) for record in records
+        ):
+            period = f'{{"{self.time_column}": ..., "{self.targets[0]}": number, ...}}'
+            shape = "one object" if where == "observation" else "a list of objects"
+            raise ValueError(f"{where}: {shape} ({period} per period) was expected")
+        if not 1 <= len(records) <= MAX_STEPS:
+            raise ValueError(f"{where}: 1 to {MAX_STEPS} periods per message, got {len(records)}")
+        for k, record in enumerate(records):
+            for name in self.targets + self.covariates:
+                number = record.get(name)
+                if number is not None and (
+                    isinstance(number, bool) or not isinstance(number, (int, float))
+                    or not math.isfinite(number)
+                ):  # fmt: skip
+                    at = where if where == "observation" else f"{where}[{k}]"
+                    raise ValueError(f"{at}: {name} must be a number or null (a gap), "
+                                     f"got {number!r:.40}")  # fmt: skip
+        rows = records_rows(records, self.time_column, self.targets, self.covariates, where)
+        return rows, where
+
+    def step(self, items: list[tuple[SessionState, tuple[SeriesRows, str]]]) -> list[dict]:
+        """Each session's update, one after the other (one window through the model each):
+        -> ``{"step": n, "forecast": ...}``, or ``{"error": ...}`` for rows that do not
+        come after the session's last period (its series then stays as it was)."""
+        replies = []
+        for state, (rows, where) in items:
+            try:
+                before = self.predictor.series if state.series is None else state.series
+                series = extend(before, rows, where)
+                result = self.predictor.forecast(series)
+            except ValueError as error:
+                replies.append({"error": str(error)})
+                continue
+            state.series, state.steps = series, state.steps + 1
+            replies.append({"step": state.steps, "forecast": forecast_json(result)})
+        return replies
 
 
 def _prediction(classes: list[str], row: list[float]) -> dict:

@@ -1,11 +1,17 @@
 """The JSON bodies the server takes, with their limits: anything else is a 422 naming the
-field (unknown fields included), before a model sees it."""
+field (unknown fields included), before a model sees it; and the JSON of a forecast it
+gives (``forecast_json``: the forecast endpoint's reply, and each forecast session's)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rnnkit.data.frequency import format_time
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.forecast import Forecast
 
 MAX_TEXT = 10_000  # characters of one text
 MAX_ITEMS = 256  # texts or sequences in one request
@@ -88,3 +94,13 @@ class ForecastRequest(Body):
 class TranslateRequest(Body):
     text: Text
     beam: Annotated[int, Field(ge=1, le=MAX_BEAM)] | None = None
+
+
+def forecast_json(result: Forecast) -> dict:
+    """A forecast as the server gives it: targets (K,), times (H,), mean, lower, upper
+    (H, K) and the intervals' coverage."""
+    return {
+        "targets": result.series.targets, "times": [format_time(t) for t in result.times],
+        "mean": result.central.tolist(), "lower": result.lower.tolist(),
+        "upper": result.upper.tolist(), "coverage": result.coverage,
+    }  # fmt: skip

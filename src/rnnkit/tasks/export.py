@@ -40,9 +40,10 @@ class Graph:
     dynamic: dict[str, dict[int, object]] = field(default_factory=dict)
 
 
-def batch_and_time() -> tuple[object, object]:
-    """The dynamic batch and time dimensions (B >= 1, 1 <= T <= 4096)."""
-    return torch.export.Dim("B", min=1, max=4096), torch.export.Dim("T", min=1, max=4096)
+def batch_and_time(shortest: int = 1) -> tuple[object, object]:
+    """The dynamic batch and time dimensions (B >= 1, ``shortest`` <= T <= 4096)."""
+    return (torch.export.Dim("B", min=1, max=4096),
+            torch.export.Dim("T", min=shortest, max=4096))  # fmt: skip
 
 
 def paths_for(out: Path, graphs: list[Graph]) -> list[Path]:

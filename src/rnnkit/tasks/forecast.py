@@ -38,6 +38,7 @@ from rnnkit.data.timeseries import (
     future_times,
     read_series_csv,
     read_series_rows,
+    records_rows,
 )
 from rnnkit.data.windows import Scaler, window_starts
 from rnnkit.models.forecast_ensemble import ForecastEnsemble
@@ -63,11 +64,13 @@ class ForecastConfig:
       interval ends are their means.
     * ``calibrate``: stretch or shrink the intervals so that they hold ``coverage`` of the
       validation horizon's values (``forecast_calibration``).
+    * ``seasonal_lags``: each future period also reads the value one season before it,
+      for each seasonal period that fits in the window (``Forecaster``'s lags).
     """
 
     data: str = "co2"
     horizon: int = 12
-    window: int | None = None  # past periods the model reads; None: 3 seasons or 3 horizons
+    window: int | None = None  # past periods the model reads; None: see ``window_for``
     cell: str = "lstm"
     hidden: int = 64
     layers: int = 1
@@ -79,6 +82,7 @@ class ForecastConfig:
     transform: str = "auto"
     ensemble: int = 3
     calibrate: bool = True
+    seasonal_lags: bool = True
     batch_size: int = 32
     lr: float = 3e-3
     epochs: int = 300
@@ -96,7 +100,15 @@ class ForecastConfig:
             raise ValueError(f"coverage must be in (0, 1), got {self.coverage!r}")
 
     def window_for(self, series: TimeSeries) -> int:
-        return self.window or max(3 * series.season, 3 * self.horizon)
+        """The window given, or 3 of the shortest seasons or 3 horizons, whichever is
+        longer, and at least the longest season (a week of half-hourly data)."""
+        longest = max(series.seasonalities, default=1)
+        return self.window or max(3 * series.season, 3 * self.horizon, longest)
+
+    def lags_for(self, series: TimeSeries) -> tuple[int, ...]:
+        """The seasonal periods the model reads lags of: those that fit in its window."""
+        window = self.window_for(series)
+        return tuple(m for m in series.seasonalities if m <= window) if self.seasonal_lags else ()
 
 
 def load_series(data: str, columns: dict | None = None) -> TimeSeries:
@@ -125,7 +137,7 @@ class Prepared:
     """A series as the model reads it, every array over the same T periods."""
 
     values: np.ndarray  # (T, K) scaled, gaps filled
-    observed: np.ndarray  # (T, K) 1 where measured
+    observed: np.ndarray  # (T, K + P) 1 where measured: the targets, then the covariates
     covariates: np.ndarray  # (T, P) scaled, gaps filled
     calendar: np.ndarray  # (T + extra, F): extra future periods for forecasting past T
 
@@ -136,14 +148,14 @@ def prepare(series: TimeSeries, scaler: Scaler, extra: int = 0) -> Prepared:
     k = series.values.shape[1]
     times = np.concatenate((series.times, future_times(series, extra)))
     return Prepared(
-        scaled[:, :k], (~np.isnan(series.values)).astype(np.float64), scaled[:, k:],
+        scaled[:, :k], (~np.isnan(both)).astype(np.float64), scaled[:, k:],
         calendar_features(times, series.frequency),
     )  # fmt: skip
 
 
 def windows(data: Prepared, starts: np.ndarray, window: int, horizon: int) -> dict:
     """Tensors for the windows beginning at ``starts``: past (N, W, ...), calendar
-    (N, W + H, F), future (N, H, K) and its mask."""
+    (N, W + H, F), future (N, H, K) and its mask (1 where the target was observed)."""
     past = starts[:, None] + np.arange(window)
     ahead = starts[:, None] + window + np.arange(horizon)
     span = starts[:, None] + np.arange(window + horizon)
@@ -156,16 +168,18 @@ def windows(data: Prepared, starts: np.ndarray, window: int, horizon: int) -> di
     }
     if ahead.max() < len(data.values):
         out["future"] = tensor(data.values[ahead])
-        out["mask"] = tensor(data.observed[ahead])
+        out["mask"] = tensor(data.observed[ahead][..., : data.values.shape[1]])
     return out
 
 
 def build_model(
-    config: dict, targets: int, covariates: int, frequency: str
+    config: dict, targets: int, covariates: int, frequency: str, lags: tuple[int, ...] = (),
+    covariate_mask: bool = True,
 ) -> Forecaster | ForecastEnsemble:
     """The (untrained) model that ``config`` describes for a series of ``targets`` and
-    ``covariates`` columns at ``frequency``: one ``Forecaster``, or with ``ensemble`` > 1
-    that many in a ``ForecastEnsemble``."""
+    ``covariates`` columns at ``frequency`` with seasonal ``lags``: one ``Forecaster``, or
+    with ``ensemble`` > 1 that many in a ``ForecastEnsemble``. ``covariate_mask`` False
+    builds the models of runs from before covariates had one."""
     any_day = np.array(["2000-01-01"], dtype="datetime64[D]")
     calendar = calendar_features(any_day, frequency).shape[1]
     members = [
@@ -181,6 +195,8 @@ def build_model(
             config["decoder"],
             config["distribution"],
             relative=config["relative"],
+            lags=tuple(lags),
+            covariate_mask=covariate_mask,
         )  # fmt: skip
         for _ in range(config.get("ensemble", 1))  # runs from before ensembles had one
     ]
@@ -240,7 +256,7 @@ def train_model(
     at its best loss on the window ``valid``."""
     torch.manual_seed(config.seed)
     shape = (series.values.shape[1], series.covariates.shape[1], series.frequency)
-    model = build_model({**asdict(config), "ensemble": 1}, *shape)
+    model = build_model({**asdict(config), "ensemble": 1}, *shape, config.lags_for(series))
 
     def forward(model, batch):
         teacher = batch["future"] if model.decoder == "autoregressive" else None
@@ -321,7 +337,8 @@ def calibrate(
     ahead = origins[:, None] + np.arange(horizon)  # (N, H): the period each lead forecasts
     held = (ahead >= end_train) & (ahead < end)
     actual = np.full(central.shape, np.nan)  # (N, H, K)
-    seen = np.where(data.observed[ahead[held]] > 0, data.values[ahead[held]], np.nan)
+    targets = data.values.shape[1]
+    seen = np.where(data.observed[ahead[held], :targets] > 0, data.values[ahead[held]], np.nan)
     actual[held] = seen
     factors = [
         spread_factor(interval_scores(actual[..., k], central[..., k], lower[..., k],
@@ -418,6 +435,7 @@ def train_forecaster(config: ForecastConfig, out: Path, overwrite: bool, quiet: 
     naive_mase = mase(actual, naive, history.values, series.season)
     extra = {
         "scaler": fitted.scaler.to_dict(), "window": window, "steps": result.steps,
+        "lags": list(config.lags_for(series)), "covariate_mask": True,
         "transform": fitted.transform, "interval_scale": fitted.spread.tolist(),
         "series": {"targets": series.targets, "covariates": series.covariate_names,
                    "frequency": series.frequency, "season": series.season},
@@ -474,7 +492,9 @@ class ForecastPredictor(Predictor):
         self.trained = extra["series"]
         self.window: int = extra["window"]
         shape = (len(self.trained["targets"]), len(self.trained["covariates"]))
-        model = build_model(self.config, *shape, self.trained["frequency"])
+        # Runs from before seasonal lags and covariate masks: neither.
+        model = build_model(self.config, *shape, self.trained["frequency"],
+                            extra.get("lags", ()), extra.get("covariate_mask", False))  # fmt: skip
         # Runs from before transforms and calibration: neither.
         spread = np.array(extra.get("interval_scale", [1.0] * shape[0]))
         self.fitted = Fitted(
@@ -508,23 +528,35 @@ class ForecastPredictor(Predictor):
             )
         return series
 
-    def update(self, observations: str | Path) -> ForecastPredictor:
-        """Append the periods of ``observations`` (a CSV with the training file's time and
-        value columns; one row or many, after the last period of ``series``) to
-        ``series``, without refitting: the next ``forecast()`` starts after them and
-        equals a forecast from a file that holds the whole history. -> self."""
-        path = Path(observations)
+    def update(self, observations: str | Path | list[dict]) -> ForecastPredictor:
+        """Append the periods of ``observations`` to ``series``, without refitting: the
+        next ``forecast()`` starts after them and equals a forecast from a file that holds
+        the whole history. ``observations``: a CSV with the training file's time and value
+        columns, or records (``[{"date": "2024-05-01", "load": 3.2}]``); one period or
+        many, after the last period of ``series``. -> self."""
         columns = self.config["columns"]
-        rows = read_series_rows(path, columns.get("time_column", "date"),
-                                columns.get("targets"), columns.get("covariates"))  # fmt: skip
-        self.series = extend(self.series, rows, str(path))
+        time_column = columns.get("time_column", "date")
+        if isinstance(observations, list):
+            where = "observations"
+            rows = records_rows(observations, time_column, self.trained["targets"],
+                                self.trained["covariates"])  # fmt: skip
+        else:
+            where = str(observations)
+            rows = read_series_rows(Path(observations), time_column, columns.get("targets"),
+                                    columns.get("covariates"))  # fmt: skip
+        self.series = extend(self.series, rows, where)
         return self
 
-    def forecast(self, data: str | None = None, horizon: int | None = None) -> Forecast:
+    def forecast(self, data: str | TimeSeries | None = None, horizon: int | None = None
+                 ) -> Forecast:  # fmt: skip
         """The ``horizon`` (default and most: the trained horizon) periods after the end
-        of ``data`` (a CSV file or a named series; default: ``series``)."""
+        of ``data`` (a CSV file, a named series or a ``TimeSeries`` with the trained
+        columns; default: ``series``)."""
         config = self.config
-        series = self.read(data) if data else self.series
+        if isinstance(data, TimeSeries):
+            series = data
+        else:
+            series = self.read(data) if data else self.series
         horizon = horizon or config["horizon"]
         if horizon > config["horizon"]:
             raise ValueError(
@@ -546,7 +578,7 @@ class ForecastPredictor(Predictor):
         starts = np.maximum(len(series) - self.window - np.arange(3), 0)  # the last 3 windows
         inputs = forecast_inputs(self.fitted, series, starts, self.window)
         inputs = {name: inputs[name] for name in ("past", "observed", "covariates", "calendar")}
-        batch, steps = batch_and_time()
+        batch, steps = batch_and_time(max(self.fitted.model.lags, default=1))  # holds every lag
         horizon = self.fitted.model.horizon
         dynamic = {name: {0: batch, 1: steps} for name in inputs}
         dynamic["calendar"] = {0: batch, 1: steps + horizon}

@@ -67,7 +67,8 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
         help="CSV: the column naming the series of a long-format file of many series, "
         "which trains one global model over all of them")  # fmt: skip
     add("--window", type=positive, default=None,
-        help="past periods the model reads (default: 3 seasons or 3 horizons)")  # fmt: skip
+        help="past periods the model reads (default: 3 seasons or 3 horizons, and at least "
+        "the longest season)")  # fmt: skip
     add("--time-column", default="date", help="CSV: the column of dates (default date)")
     add("--target", action="append", default=None,
         help="CSV: a column to forecast (repeat for several; default: all others)")  # fmt: skip
@@ -99,6 +100,9 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     add("--no-calibrate", dest="calibrate", action="store_false",
         help="keep the model's own interval width instead of fitting it to the coverage of "
         "the validation horizon")  # fmt: skip
+    add("--no-seasonal-lags", dest="seasonal_lags", action="store_false",
+        help="one series: no lag inputs (by default each future period also reads the value "
+        "one season before it)")  # fmt: skip
     add("--epochs", type=positive, default=300)
     add("--patience", type=positive, default=30, help="early stopping, in epochs")
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
@@ -153,9 +157,9 @@ def train(args: argparse.Namespace) -> str:
         data=args.data, horizon=args.horizon, window=args.window, cell=args.cell,
         hidden=args.hidden, layers=args.layers, dropout=args.dropout, decoder=args.decoder,
         distribution=args.distribution, coverage=args.coverage, transform=args.transform,
-        ensemble=args.ensemble, calibrate=args.calibrate, batch_size=args.batch_size,
-        lr=args.lr, epochs=args.epochs, patience=args.patience, time_budget=args.time_budget,
-        seed=args.seed, columns=columns,
+        ensemble=args.ensemble, calibrate=args.calibrate, seasonal_lags=args.seasonal_lags,
+        batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, patience=args.patience,
+        time_budget=args.time_budget, seed=args.seed, columns=columns,
     )  # fmt: skip
     return train_forecaster(config, args.out, args.overwrite, args.quiet)
 

@@ -6,7 +6,9 @@ Windows are sampled across all series: a window ending at period t of series i r
 W periods before t (zeros with ``observed`` 0 before the series began) and learns the H
 after. Each series keeps its last H training periods for validation (early stopping);
 its forecast starts after its whole training part. Values are divided by their window's
-scale, the mean absolute observed value of its past W periods.
+scale, the mean absolute observed value of its past W periods; covariates are standardised
+per series (over its training part), and NaN in either is masked: filled with 0 and
+flagged in an ``observed`` input, and left out of the likelihood.
 
     collection = load_collection("m3-monthly")
     fitted = fit_global(collection, GlobalConfig(time_budget=600))
@@ -62,6 +64,7 @@ class Panel:
     lengths: np.ndarray  # (N,) periods of each series' training part
     calendar: np.ndarray  # (N, pad + T_max + H, F)
     pad: int
+    covariates: np.ndarray  # (N, pad + T_max + H, P) standardised per series; NaN as values
 
 
 @dataclass
@@ -83,12 +86,25 @@ def make_panel(collection: SeriesCollection, pad: int, horizon: int) -> Panel:
     if collection.dated:
         features = calendar_features(collection.series[0].times[:1], collection.frequency).shape[1]
     calendar = np.zeros((len(collection), width, features), dtype=np.float32)
+    covariates = np.full((len(collection), width, collection.series[0].covariates.shape[1]),
+                         np.nan)  # fmt: skip
     for i, series in enumerate(collection.series):
         values[i, pad : pad + len(series)] = series.values[:, 0]
+        covariates[i, pad : pad + len(series)] = standardised(series.covariates)
         if features:
             times = step_times(series.times[0], collection.frequency, np.arange(width - pad))
             calendar[i, pad:] = calendar_features(times, collection.frequency)
-    return Panel(values, lengths, calendar, pad)
+    return Panel(values, lengths, calendar, pad, covariates)
+
+
+def standardised(columns: np.ndarray) -> np.ndarray:
+    """(T, P) -> each column minus its observed mean, over its observed standard deviation
+    (1 where that is 0 or unknown); NaN stays NaN."""
+    seen = ~np.isnan(columns)
+    count = np.maximum(seen.sum(0), 1)
+    mean = np.where(seen, columns, 0.0).sum(0) / count
+    std = np.sqrt(np.where(seen, (columns - mean) ** 2, 0.0).sum(0) / count)
+    return (columns - mean) / np.where(std > 0, std, 1.0)
 
 
 def window_batch(panel: Panel, series: np.ndarray, ends: np.ndarray, window: int,
@@ -107,6 +123,7 @@ def window_batch(panel: Panel, series: np.ndarray, ends: np.ndarray, window: int
     position = past - panel.pad
     future = panel.values[rows, panel.pad + ends[:, None] + np.arange(horizon)]
     span = start + np.arange(window + horizon)
+    covariates = panel.covariates[rows, past]  # (B, W, P)
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     return {
         "y": tensor(np.where(seen, y, 0.0) / scale[:, None]),
@@ -115,6 +132,8 @@ def window_batch(panel: Panel, series: np.ndarray, ends: np.ndarray, window: int
         "age": tensor(np.log1p(np.maximum(position, 0)) * (position >= 0)),
         "calendar": torch.from_numpy(panel.calendar[rows, np.maximum(span, 0)]),
         "series": torch.from_numpy(series.astype(np.int64)),
+        "covariates": tensor(np.nan_to_num(covariates)),
+        "covariates_observed": tensor(~np.isnan(covariates)),
         "future": tensor(np.nan_to_num(future)),
         "mask": tensor(~np.isnan(future)),
         "scale": tensor(scale),
@@ -122,7 +141,8 @@ def window_batch(panel: Panel, series: np.ndarray, ends: np.ndarray, window: int
 
 
 def _inputs(batch: dict) -> tuple:
-    return tuple(batch[k] for k in ("y", "observed", "lags", "age", "calendar", "series"))
+    return tuple(batch[k] for k in ("y", "observed", "lags", "age", "calendar", "series",
+                                    "covariates", "covariates_observed"))  # fmt: skip
 
 
 def _loss(model: GlobalForecaster, batch: dict) -> torch.Tensor:
@@ -152,6 +172,7 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
     model = GlobalForecaster(
         horizon, len(lags), panel.calendar.shape[2], len(collection), config.embedding_dim,
         config.cell, config.hidden, config.layers, config.dropout, config.likelihood,
+        panel.covariates.shape[2],
     )  # fmt: skip
 
     def batches(epoch: int):

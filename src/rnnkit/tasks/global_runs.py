@@ -72,6 +72,7 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
         "calendar": int(fitted.model.calendar), "ids": collection.ids,
         "frequency": collection.frequency, "seasonalities": list(collection.seasonalities),
         "dated": collection.dated, "steps": fitted.steps, "test": scores,
+        "covariates": collection.series[0].covariate_names,
     }  # fmt: skip
     save_run(out, "forecast", settings, fitted.model, None, extra)
     return (
@@ -116,6 +117,7 @@ class GlobalForecastPredictor(Predictor):
             extra["horizon"], len(extra["lags"]), extra["calendar"], len(extra["ids"]),
             self.settings.embedding_dim, self.settings.cell, self.settings.hidden,
             self.settings.layers, self.settings.dropout, self.settings.likelihood,
+            len(extra.get("covariates", [])),
         )  # fmt: skip
         model = load_weights(run_dir, model).eval()
         self.fitted = FittedGlobal(model, self.settings, extra["window"], extra["horizon"],
