@@ -4,6 +4,8 @@ and ensembles."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from rnnkit.models.forecast_ensemble import ForecastEnsemble
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks import forecast as task
 from rnnkit.tasks.forecast import ForecastConfig, backtest, cut, fit, forecast_after
+from rnnkit.tasks.baselines import ets, theta
 from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, widen
 
 
@@ -210,8 +213,22 @@ def test_ensemble_members_are_the_models_of_successive_seeds(tmp_path):
         ({"transform": "sqrt"}, "transform must be one of"),
         ({"ensemble": 0}, "ensemble must be a positive number"),
         ({"coverage": 1.0}, "coverage must be in (0, 1)"),
+        ({"combine": ["ets", "arima"]}, "combine: distinct methods of"),
     ],
 )
 def test_bad_settings_name_the_setting(settings, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ForecastConfig(**settings)
+
+
+def test_a_combined_forecast_is_the_mean_of_the_network_and_the_statistical_ones(tmp_path):
+    series = _seasonal()
+    fitted = fit(ForecastConfig(**SMALL, combine=["ets", "theta"]), series, tmp_path)
+    combined = forecast_after(fitted, series, 24, 0.8)
+    alone = forecast_after(replace(fitted, combine=()), series, 24, 0.8)
+    history = series.values[:, 0]
+    expected = (alone["central"][:, 0] + ets(history, 6, 12) + theta(history, 6, 12)) / 3
+    np.testing.assert_allclose(combined["central"][:, 0], expected)
+    width = alone["upper"] - alone["lower"]  # the network's interval, moved, not resized
+    np.testing.assert_allclose(combined["upper"] - combined["lower"], width)
+    assert np.all(combined["lower"] <= combined["central"])

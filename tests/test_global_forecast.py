@@ -116,6 +116,19 @@ def test_a_long_csv_trains_a_global_run_that_loads_and_forecasts(tmp_path, capsy
     assert main(["forecast", str(out), "--horizon", "2"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert rows[0] == "id,period,central,lower,upper" and len(rows) == 1 + 24 * 2
+    # chosen series, and sample paths
+    chosen = rnnkit.load(out).forecast(series=["s3", "s1"], samples=500)
+    assert chosen.ids == ["s3", "s1"] and chosen.samples.shape == (2, 500, 6)
+    every = rnnkit.load(out).forecast()
+    rows = [every.ids.index(key) for key in ("s3", "s1")]
+    np.testing.assert_allclose(chosen.central, every.central[rows])
+    middle = np.median(chosen.samples, axis=1)  # the draws' median is the forecast's, roughly
+    width = chosen.upper - chosen.lower
+    assert np.all(np.abs(middle - chosen.central) < 0.2 * width)
+    assert main(["forecast", str(out), "--series", "s2", "--horizon", "1"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[1].startswith("s2,")
+    assert main(["forecast", str(out), "--series", "nope"]) == 2
+    assert "no series 'nope'" in capsys.readouterr().err
 
 
 def test_covariates_are_standardised_per_series_and_keep_their_gaps():

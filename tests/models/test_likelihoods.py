@@ -70,3 +70,21 @@ def test_quantile_head_never_crosses_and_interpolates():
     torch.testing.assert_close(head.loss(params, y, one), expected)
     with pytest.raises(ValueError, match="rise strictly"):
         QuantileHead((0.5, 0.1))
+
+
+@pytest.mark.parametrize("name", ["gaussian", "student-t", "negative-binomial", "quantile"])
+def test_sample_paths_follow_each_periods_distribution(name):
+    """Draws (S, N, H): their empirical deciles are the head's own, and a seed repeats them."""
+    head = LIKELIHOODS[name]()
+    raw = torch.linspace(-1.0, 1.5, 2 * 3 * head.size, dtype=torch.float64).view(2, 3, head.size)
+    params = head.parameters(raw)
+    scale = torch.tensor([[4.0], [30.0]], dtype=torch.float64)  # (N, 1): per series
+    draws = head.sample(params, scale, 20_000, seed=3)
+    assert draws.shape == (20_000, 2, 3)
+    torch.testing.assert_close(head.sample(params, scale, 20_000, seed=3), draws)
+    levels = (0.1, 0.5, 0.9)
+    expected = head.quantiles(params, levels, scale)
+    empirical = torch.quantile(draws, torch.tensor(levels, dtype=torch.float64), dim=0)
+    spread = (expected[..., -1] - expected[..., 0]).unsqueeze(-1)
+    slack = 1.0 if name == "negative-binomial" else 0.0  # counts: quantiles are whole numbers
+    assert ((empirical.movedim(0, -1) - expected).abs() <= 0.05 * spread + slack).all()

@@ -25,8 +25,10 @@ class GlobalForecaster(nn.Module):
     calendar_t, covariates_t, covariates_observed_t, embedding(series)]``: ``observed`` is 0
     where y_t was missing (or before the series began) and y_t then 0, and likewise for each
     covariate; ``age`` is log(1 + periods since the series began).
-    The encoder's last output, the series' embedding and the H future calendar rows go
-    through one MLP that emits every future period at once.
+    The encoder's last output, the series' embedding and, for each future period h, its
+    calendar row and its value one season before for each period m of ``future_lags``
+    (``y_{T+h-m}``, repeated season by season: the seasonal naive forecast of period m)
+    go through one MLP that emits every future period at once.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class GlobalForecaster(nn.Module):
         dropout: float = 0.1,
         likelihood: str = "student-t",
         covariates: int = 0,
+        future_lags: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -54,8 +57,13 @@ class GlobalForecaster(nn.Module):
         inputs = 3 + lags + calendar + 2 * covariates + width
         self.encoder = recurrent_stack(inputs, cell, hidden, layers, False, dropout)
         self.dropout = nn.Dropout(dropout)
+        self.future_lags = tuple(future_lags)
+        back = [[h % m - m for h in range(horizon)] for m in self.future_lags]  # (L', H)
+        self.register_buffer("lag_index", torch.tensor(back, dtype=torch.long).view(-1, horizon),
+                             persistent=False)  # fmt: skip
+        ahead = calendar + len(self.future_lags)  # what each future period brings
         self.head = nn.Sequential(
-            nn.Linear(hidden + width + horizon * calendar, hidden),
+            nn.Linear(hidden + width + horizon * ahead, hidden),
             nn.ReLU(),
             nn.Linear(hidden, horizon * size),
         )
@@ -73,5 +81,8 @@ class GlobalForecaster(nn.Module):
             extra.append(embedded)
         encoded, _ = self.encoder(torch.cat(parts, dim=2))
         last = self.dropout(encoded[:, -1])
-        raw = self.head(torch.cat([last, *extra, calendar[:, window:].flatten(1)], dim=1))
+        ahead = calendar[:, window:]  # (B, H, F)
+        if self.future_lags:
+            ahead = torch.cat((ahead, y[:, self.lag_index].transpose(1, 2)), dim=2)  # + (B, H, L')
+        raw = self.head(torch.cat([last, *extra, ahead.flatten(1)], dim=1))
         return self.head_kind.parameters(raw.view(batch, self.horizon, self.size))

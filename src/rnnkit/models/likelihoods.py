@@ -5,6 +5,7 @@ a distribution's parameters, its loss on the truth, its mean and its quantiles.
     params = head.parameters(raw)                # (..., 3): mean, scale > 0, dof > 2
     loss = head.loss(params, y, scale)           # (...,) per value, y in the series' units
     head.quantiles(params, (0.1, 0.9), scale)    # (..., 2), in the series' units
+    head.sample(params, scale, 100, seed=0)      # (100, ...): draws, in the series' units
 
 The network works in scaled units (each series divided by its ``scale`` (..., ) > 0, as
 DeepAR does, Salinas et al. 2017), so that one network serves series of any size. Every
@@ -15,7 +16,9 @@ softplus(raw) / sqrt(scale) (DeepAR's choice), and its loss is on the raw counts
 
 Quantiles are exact for the Gaussian and the quantile head; the Student-t and negative
 binomial ones are estimated from ``SAMPLES`` draws of a fixed random stream (the same
-answer every call, the caller's random state untouched).
+answer every call, the caller's random state untouched). ``sample`` draws each value of
+``params`` on its own: for a head that forecasts each future period directly, a sample
+path is a draw of every period from its own distribution.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class GaussianHead:
         z = math.sqrt(2) * torch.erfinv(2 * q - 1)
         return (params[..., :1] + params[..., 1:2] * z) * scale.unsqueeze(-1)
 
+    def sample(self, params: Tensor, scale: Tensor, count: int, seed: int = 0) -> Tensor:
+        return _draws(Normal(params[..., 0], params[..., 1]), count, seed) * scale
+
 
 class StudentTHead:
     size = 3
@@ -66,6 +72,9 @@ class StudentTHead:
 
     def quantiles(self, params: Tensor, levels: tuple[float, ...], scale: Tensor) -> Tensor:
         return _sampled(self._distribution(params), levels) * scale.unsqueeze(-1)
+
+    def sample(self, params: Tensor, scale: Tensor, count: int, seed: int = 0) -> Tensor:
+        return _draws(self._distribution(params), count, seed) * scale
 
 
 class NegativeBinomialHead:
@@ -91,6 +100,9 @@ class NegativeBinomialHead:
 
     def quantiles(self, params: Tensor, levels: tuple[float, ...], scale: Tensor) -> Tensor:
         return _sampled(self._distribution(params, scale), levels)
+
+    def sample(self, params: Tensor, scale: Tensor, count: int, seed: int = 0) -> Tensor:
+        return _draws(self._distribution(params, scale), count, seed).to(params.dtype)
 
 
 class QuantileHead:
@@ -125,11 +137,30 @@ class QuantileHead:
             out.append(below + weight * (above - below))
         return torch.stack(out, dim=-1) * scale.unsqueeze(-1)
 
+    def sample(self, params: Tensor, scale: Tensor, count: int, seed: int = 0) -> Tensor:
+        """Inverse transform sampling: u ~ U(0, 1) through the quantile function that
+        ``quantiles`` interpolates."""
+        generator = torch.Generator(device=params.device).manual_seed(seed)
+        u = torch.rand((count, *params.shape[:-1]), generator=generator, dtype=params.dtype,
+                       device=params.device)  # fmt: skip
+        known = torch.tensor(self.levels, dtype=params.dtype, device=params.device)
+        upper = torch.searchsorted(known, u.contiguous()).clamp(1, len(self.levels) - 1)
+        low, high = known[upper - 1], known[upper]
+        expanded = params.expand(count, *params.shape)
+        below = expanded.gather(-1, (upper - 1).unsqueeze(-1))[..., 0]
+        above = expanded.gather(-1, upper.unsqueeze(-1))[..., 0]
+        return (below + (u - low) / (high - low) * (above - below)) * scale
+
+
+def _draws(distribution, count: int, seed: int) -> Tensor:
+    """(count, ...) draws from a fixed random stream (the caller's left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return distribution.sample((count,))
+
 
 def _sampled(distribution, levels: tuple[float, ...]) -> Tensor:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        draws = distribution.sample((SAMPLES,)).to(torch.float64)
+    draws = _draws(distribution, SAMPLES, 0).to(torch.float64)
     q = torch.tensor(levels, dtype=torch.float64)
     return torch.quantile(draws, q, dim=0).movedim(0, -1).to(distribution.mean.dtype)
 

@@ -46,6 +46,7 @@ from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.forecast_calibration import interval_scores, spread_factor, widen
+from rnnkit.tasks.forecast_combination import check_methods, combine, statistical
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
 from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
@@ -66,6 +67,9 @@ class ForecastConfig:
       validation horizon's values (``forecast_calibration``).
     * ``seasonal_lags``: each future period also reads the value one season before it,
       for each seasonal period that fits in the window (``Forecaster``'s lags).
+    * ``combine``: statistical methods ("ets", "sarima", "theta") fitted to the history
+      whenever a forecast is made, and averaged with the network's central forecast
+      (``forecast_combination``).
     """
 
     data: str = "co2"
@@ -83,6 +87,7 @@ class ForecastConfig:
     ensemble: int = 3
     calibrate: bool = True
     seasonal_lags: bool = True
+    combine: list[str] = field(default_factory=list)
     batch_size: int = 32
     lr: float = 3e-3
     epochs: int = 300
@@ -98,6 +103,7 @@ class ForecastConfig:
             raise ValueError(f"ensemble must be a positive number of models, got {self.ensemble!r}")
         if not 0 < self.coverage < 1:
             raise ValueError(f"coverage must be in (0, 1), got {self.coverage!r}")
+        check_methods(self.combine)
 
     def window_for(self, series: TimeSeries) -> int:
         """The window given, or 3 of the shortest seasons or 3 horizons, whichever is
@@ -212,6 +218,7 @@ class Fitted:
     transform: str  # "log" or "none": applied to the targets before the scaler
     spread: np.ndarray  # (K,) each target's interval calibration factor (1: as predicted)
     result: TrainResult  # the training; with an ensemble, its steps are all members'
+    combine: tuple[str, ...] = ()  # statistical forecasts averaged in (``forecast_combination``)
 
 
 def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = True) -> Fitted:
@@ -237,7 +244,8 @@ def fit(config: ForecastConfig, series: TimeSeries, out: Path, quiet: bool = Tru
     spread = np.ones(series.values.shape[1])
     if config.calibrate:
         spread = calibrate(model, data, end_train, window, config.coverage)
-    return Fitted(model, scaler, transform, spread, replace(result, steps=steps))
+    return Fitted(model, scaler, transform, spread, replace(result, steps=steps),
+                  tuple(config.combine))  # fmt: skip
 
 
 def checked_transform(config: ForecastConfig, series: TimeSeries) -> str:
@@ -373,8 +381,10 @@ def forecast_after(
     lower, upper = widen(central, lower, upper, fitted.spread)
     k = slice(0, series.values.shape[1])
     back = lambda a: invert_transform(scaler.inverse(a, k), fitted.transform)  # noqa: E731
-    times = future_times(series, horizon)
-    return {"times": times, "central": back(central), "lower": back(lower), "upper": back(upper)}
+    forecast = {"central": back(central), "lower": back(lower), "upper": back(upper)}
+    others = statistical(series.values, horizon, series.season, fitted.combine)
+    forecast = combine(forecast, others)
+    return {"times": future_times(series, horizon), **forecast}
 
 
 def score_forecast(forecast: dict, actual: np.ndarray, history: np.ndarray, season: int):
@@ -499,7 +509,7 @@ class ForecastPredictor(Predictor):
         spread = np.array(extra.get("interval_scale", [1.0] * shape[0]))
         self.fitted = Fitted(
             load_weights(run_dir, model), Scaler.from_dict(extra["scaler"]),
-            extra.get("transform", "none"), spread, None,
+            extra.get("transform", "none"), spread, None, tuple(self.config.get("combine", ())),
         )  # fmt: skip
         self._series: TimeSeries | None = None
 

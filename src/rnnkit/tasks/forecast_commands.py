@@ -18,6 +18,7 @@ from rnnkit.data.frequency import format_time
 from rnnkit.data.series_transform import TRANSFORMS
 from rnnkit.models.forecaster import DECODERS, DISTRIBUTIONS
 from rnnkit.tasks.forecast import ForecastConfig, ForecastPredictor, train_forecaster
+from rnnkit.tasks.forecast_combination import check_methods
 from rnnkit.tasks.global_forecast import GlobalConfig
 from rnnkit.tasks.global_runs import GlobalForecastPredictor, train_collection
 from rnnkit.tasks.interface import Task
@@ -103,6 +104,9 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     add("--no-seasonal-lags", dest="seasonal_lags", action="store_false",
         help="one series: no lag inputs (by default each future period also reads the value "
         "one season before it)")  # fmt: skip
+    add("--combine", type=_methods, default=[],
+        help="one series: statistical forecasts to average with the network's, e.g. "
+        "ets,sarima (fitted to the history at each forecast; default none)")  # fmt: skip
     add("--epochs", type=positive, default=300)
     add("--patience", type=positive, default=30, help="early stopping, in epochs")
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
@@ -126,6 +130,9 @@ def add_forecast_command(commands) -> None:
                          "forecasting, without refitting")  # fmt: skip
     command.add_argument("--horizon", type=positive, default=None,
                          help="periods (default and most: the trained horizon)")  # fmt: skip
+    command.add_argument("--series", action="append", default=None,
+                         help="a collection's run: the id of a series to forecast (repeat for "
+                         "several; default: every series)")  # fmt: skip
     command.add_argument("--plot", type=Path, default=None, help="draw history and forecast")
     command.add_argument("--output", type=Path, default=None, help="the CSV (default: stdout)")
 
@@ -140,6 +147,13 @@ def _periods(text: str) -> list[int]:
             f"expected periods of 2 or more, e.g. 48,336, got {text!r}"
         )
     return periods
+
+
+def _methods(text: str) -> list[str]:
+    try:
+        return list(check_methods([m.strip().lower() for m in text.split(",") if m.strip()]))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("combine: ")) from None
 
 
 def train(args: argparse.Namespace) -> str:
@@ -158,6 +172,7 @@ def train(args: argparse.Namespace) -> str:
         hidden=args.hidden, layers=args.layers, dropout=args.dropout, decoder=args.decoder,
         distribution=args.distribution, coverage=args.coverage, transform=args.transform,
         ensemble=args.ensemble, calibrate=args.calibrate, seasonal_lags=args.seasonal_lags,
+        combine=args.combine,
         batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, patience=args.patience,
         time_budget=args.time_budget, seed=args.seed, columns=columns,
     )  # fmt: skip
@@ -187,6 +202,8 @@ def forecast(args: argparse.Namespace, predictor) -> str:
 
     if isinstance(predictor, GlobalForecastPredictor):
         return _forecast_collection(args, predictor)
+    if args.series:
+        raise ValueError("--series is for the run of a collection; this run forecasts one series")
     if args.data:
         predictor.series = predictor.read(args.data)
     if args.update:
@@ -220,7 +237,7 @@ def _forecast_collection(args: argparse.Namespace, predictor: GlobalForecastPred
 
     if args.update or args.plot:
         raise ValueError("--update and --plot are for a run of one series")
-    result = predictor.forecast(args.data, args.horizon)
+    result = predictor.forecast(args.data, args.horizon, args.series)
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["id", "period", "central", "lower", "upper"])

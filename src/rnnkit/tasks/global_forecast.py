@@ -54,6 +54,7 @@ class GlobalConfig:
     time_budget: float | None = None
     seed: int = 0
     lags: list[int] = field(default_factory=list)  # empty: the seasonal periods (< 4 windows)
+    future_lags: bool = True  # the head reads y_{T+h-m} for the lags m within the window
 
 
 @dataclass
@@ -172,7 +173,8 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
     model = GlobalForecaster(
         horizon, len(lags), panel.calendar.shape[2], len(collection), config.embedding_dim,
         config.cell, config.hidden, config.layers, config.dropout, config.likelihood,
-        panel.covariates.shape[2],
+        panel.covariates.shape[2], tuple(m for m in lags if m <= window) if config.future_lags
+        else (),
     )  # fmt: skip
 
     def batches(epoch: int):
@@ -214,15 +216,17 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
     return FittedGlobal(model, config, window, horizon, lags, result.steps, result.stopped)
 
 
-def forecast_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str, np.ndarray]:
+def forecast_global(fitted: FittedGlobal, collection: SeriesCollection, samples: int = 0,
+                    seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
     """Every series' next ``horizon`` periods after its training part -> "mean", "median",
-    "lower" and "upper" (N, H) (the interval holding ``config.coverage``) and "quantiles"
-    (N, H, len(LEVELS)), in the series' units."""
+    "lower" and "upper" (N, H) (the interval holding ``config.coverage``), "quantiles"
+    (N, H, len(LEVELS)) and, with ``samples``, "samples" (N, samples, H): sample paths
+    drawn from a stream seeded by ``seed``; all in the series' units."""
     panel = make_panel(collection, fitted.window + max(fitted.lags, default=0), fitted.horizon)
     head, every = fitted.model.head_kind, np.arange(len(collection))
     tail = (1 - fitted.config.coverage) / 2
     ends = (tail, 1 - tail)
-    means, quantiles, intervals = [], [], []
+    means, quantiles, intervals, paths = [], [], [], []
     with torch.no_grad():
         for begin in range(0, len(every), 512):
             part = every[begin : begin + 512]
@@ -233,9 +237,15 @@ def forecast_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[
             means.append(head.mean(params, scale).double().numpy())
             quantiles.append(head.quantiles(params, LEVELS, scale).double().numpy())
             intervals.append(head.quantiles(params, ends, scale).double().numpy())
+            if samples:
+                drawn = head.sample(params, scale, samples, seed + begin)  # (S, B, H)
+                paths.append(drawn.movedim(0, 1).double().numpy())
     q, interval = np.concatenate(quantiles), np.concatenate(intervals)
-    return {"mean": np.concatenate(means), "median": q[..., LEVELS.index(0.5)], "quantiles": q,
-            "lower": interval[..., 0], "upper": interval[..., 1]}  # fmt: skip
+    out = {"mean": np.concatenate(means), "median": q[..., LEVELS.index(0.5)], "quantiles": q,
+           "lower": interval[..., 0], "upper": interval[..., 1]}  # fmt: skip
+    if samples:
+        out["samples"] = np.concatenate(paths)
+    return out
 
 
 def score_global(fitted: FittedGlobal, collection: SeriesCollection) -> dict[str, float]:

@@ -73,6 +73,7 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
         "frequency": collection.frequency, "seasonalities": list(collection.seasonalities),
         "dated": collection.dated, "steps": fitted.steps, "test": scores,
         "covariates": collection.series[0].covariate_names,
+        "future_lags": list(fitted.model.future_lags),
     }  # fmt: skip
     save_run(out, "forecast", settings, fitted.model, None, extra)
     return (
@@ -86,10 +87,10 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
 
 @dataclass(frozen=True)
 class CollectionForecast:
-    """Every series' next periods: ``ids`` (N,), ``times`` (N, H) (period numbers from the
+    """The series' next periods: ``ids`` (N,), ``times`` (N, H) (period numbers from the
     end of the series when its dates are unknown), ``central`` (the median), ``lower`` and
-    ``upper`` (the interval of the run's coverage), each (N, H), and ``quantiles``
-    (N, H, 9) at 0.1, 0.2, ..., 0.9."""
+    ``upper`` (the interval of the run's coverage), each (N, H), ``quantiles``
+    (N, H, 9) at 0.1, 0.2, ..., 0.9, and ``samples`` (N, S, H) sample paths when asked."""
 
     ids: list[str]
     times: list[list[str]]
@@ -97,6 +98,7 @@ class CollectionForecast:
     lower: np.ndarray
     upper: np.ndarray
     quantiles: np.ndarray
+    samples: np.ndarray | None = None
 
 
 class GlobalForecastPredictor(Predictor):
@@ -105,6 +107,7 @@ class GlobalForecastPredictor(Predictor):
     model = rnnkit.load("runs/m3")
     model.forecast()                          # every series of its training collection
     model.forecast("stores.csv", horizon=4)   # a newer file of the same columns
+    model.forecast(series=["N1402"], samples=100).samples   # (1, 100, H) sample paths
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -117,27 +120,45 @@ class GlobalForecastPredictor(Predictor):
             extra["horizon"], len(extra["lags"]), extra["calendar"], len(extra["ids"]),
             self.settings.embedding_dim, self.settings.cell, self.settings.hidden,
             self.settings.layers, self.settings.dropout, self.settings.likelihood,
-            len(extra.get("covariates", [])),
+            len(extra.get("covariates", [])), tuple(extra.get("future_lags", ())),
         )  # fmt: skip
         model = load_weights(run_dir, model).eval()
         self.fitted = FittedGlobal(model, self.settings, extra["window"], extra["horizon"],
                                    tuple(extra["lags"]), extra["steps"], "loaded")  # fmt: skip
 
-    def forecast(self, data: str | None = None, horizon: int | None = None) -> CollectionForecast:
+    def forecast(self, data: str | None = None, horizon: int | None = None,
+                 series: list[str] | None = None, samples: int = 0, seed: int = 0
+                 ) -> CollectionForecast:  # fmt: skip
         """The next ``horizon`` (default and most: the trained horizon) periods of every
-        series of ``data`` (default: the training collection), after its last period."""
+        series of ``data`` (default: the training collection), or of the ``series`` named,
+        after its last period; with ``samples``, that many sample paths of each (drawn
+        from a stream seeded by ``seed``)."""
         collection = load_collection(data or self.config["data"], self.config["columns"])
         horizon = horizon or self.extra["horizon"]
         if horizon > self.extra["horizon"]:
             raise ValueError(f"--horizon {horizon}: this model forecasts at most "
                              f"{self.extra['horizon']} periods")  # fmt: skip
         self._check(collection)
-        predicted = forecast_global(self.fitted, collection)
-        q = predicted["quantiles"][:, :horizon]
-        times = [self._future(s, horizon, collection.dated) for s in collection.series]
-        cut = {name: predicted[name][:, :horizon] for name in ("median", "lower", "upper")}
-        return CollectionForecast(collection.ids, times, cut["median"], cut["lower"],
-                                  cut["upper"], q)  # fmt: skip
+        rows = self._rows(collection, series)
+        predicted = forecast_global(self.fitted, collection, samples, seed)
+        times = [self._future(collection.series[i], horizon, collection.dated) for i in rows]
+        part = {name: values[rows, ..., :horizon] if name == "samples" else values[rows, :horizon]
+                for name, values in predicted.items()}  # fmt: skip
+        return CollectionForecast([collection.ids[i] for i in rows], times, part["median"],
+                                  part["lower"], part["upper"], part["quantiles"],
+                                  part.get("samples"))  # fmt: skip
+
+    @staticmethod
+    def _rows(collection: SeriesCollection, chosen: list[str] | None) -> list[int]:
+        """The positions of the ``chosen`` series (all when None)."""
+        if chosen is None:
+            return list(range(len(collection)))
+        where = {key: i for i, key in enumerate(collection.ids)}
+        unknown = [key for key in chosen if key not in where]
+        if unknown:
+            raise ValueError(f"--series: no series {unknown[0]!r} in the collection (its ids "
+                             f"are {collection.ids[:5]}{', ...' if len(collection) > 5 else ''})")
+        return [where[key] for key in chosen]
 
     def _check(self, collection: SeriesCollection) -> None:
         if collection.frequency != self.extra["frequency"]:
