@@ -157,3 +157,29 @@ def test_a_covariate_with_gaps_reaches_the_model_masked():
     missing = batch["covariates_observed"] == 0
     assert missing.any() and (batch["covariates"][missing] == 0).all()
     assert np.isfinite(forecast_global(fitted, covaried)["median"]).all()
+
+
+def test_the_refit_learns_from_the_validation_periods_for_the_best_epoch_count(monkeypatch):
+    """Phase 1 never trains on a series' last horizon (it validates there); the refit does,
+    for as many epochs as phase 1's best."""
+    import rnnkit.tasks.global_forecast as module
+
+    small = collection(count=6)
+    lengths = np.array([len(s) for s in small.series])
+    reached = []  # per batch: the furthest period a training window's future reaches
+    original = module.window_batch
+
+    def spy(panel, series, ends, window, horizon, lags):
+        if len(series) == 8:  # the training batches (validation reads all 6 series)
+            reached.append(int(np.max(ends + horizon - lengths[series])))
+        return original(panel, series, ends, window, horizon, lags)
+
+    monkeypatch.setattr(module, "window_batch", spy)
+    config = replace(SMALL, epochs=4, batches_per_epoch=5, batch_size=8, patience=None)
+    fitted = fit_global(small, config)
+    first, second = reached[:20], reached[20:]
+    assert max(first) <= -HORIZON and max(second) == 0  # periods held out, then every one
+    assert fitted.steps == 20 + len(second) and len(second) % 5 == 0 and 0 < len(second) <= 20
+    assert "on every period" in fitted.stopped
+    alone = fit_global(small, replace(config, refit=False))
+    assert alone.steps == 20 and "every period" not in alone.stopped

@@ -52,6 +52,20 @@ def test_bad_collections_say_which_series(tmp_path, rows, message):
                             covariates=["price"])  # fmt: skip
 
 
+def test_a_bad_collection_on_the_command_line_is_one_line_with_status_2(tmp_path, capsys):
+    from rnnkit.cli import main
+
+    rows = [["a", f"2020-{m:02d}", str(m), "1"] for m in range(1, 13)]
+    rows += [["b", f"2020-{m:02d}", "", "1"] for m in range(1, 13)]  # an empty series
+    data, out = write(tmp_path / "stores.csv", rows), tmp_path / "run"
+    argv = ["train", "forecast", "--data", str(data), "--id-column", "store", "--target",
+            "sales", "--horizon", "2", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "series 'b': target 'sales' is empty" in error and len(error.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("name", "count", "horizon", "season"),
     [("m3-monthly", 1428, 18, 12), ("m3-quarterly", 756, 8, 4), ("m3-yearly", 645, 6, 1),

@@ -5,7 +5,9 @@ means over the series.
 Windows are sampled across all series: a window ending at period t of series i reads its
 W periods before t (zeros with ``observed`` 0 before the series began) and learns the H
 after. Each series keeps its last H training periods for validation (early stopping);
-its forecast starts after its whole training part. Values are divided by their window's
+then a second model is trained on every period for as many epochs as the first one's best
+(on tourism monthly, learning the last two years too took mean MASE from 1.51-1.57 to
+1.47 in one trial each). The forecast starts after each series' whole training part. Values are divided by their window's
 scale, the mean absolute observed value of its past W periods; covariates are standardised
 per series (over its training part), and NaN in either is masked: filled with 0 and
 flagged in an ``observed`` input, and left out of the likelihood.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,13 +33,15 @@ from rnnkit.data.frequency import calendar_features, step_times
 from rnnkit.models.global_forecaster import GlobalForecaster
 from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.forecast_scores import coverage, mase, smape
-from rnnkit.train import TrainConfig, Trainer, world
+from rnnkit.train import TrainConfig, Trainer, TrainResult, world
 
 LEVELS = tuple(round(0.1 * k, 1) for k in range(1, 10))  # the weighted quantile loss's
 
 
 @dataclass
 class GlobalConfig:
+    """The settings of a global model (``rnnkit train forecast --data COLLECTION``)."""
+
     horizon: int | None = None  # None: the collection's
     window: int | None = None  # None: 3 seasons or 2 horizons, whichever is longer
     cell: str = "lstm"
@@ -50,11 +55,13 @@ class GlobalConfig:
     batches_per_epoch: int = 100
     lr: float = 1e-3
     epochs: int = 200
-    patience: int | None = 10
+    patience: int | None = 30  # epochs; as `rnnkit train forecast --patience`
     time_budget: float | None = None
     seed: int = 0
     lags: list[int] = field(default_factory=list)  # empty: the seasonal periods (< 4 windows)
     future_lags: bool = True  # the head reads y_{T+h-m} for the lags m within the window
+    holdout: bool = True  # False: train on every period, without validation, for ``epochs``
+    refit: bool = True  # after early stopping, train afresh on every period (``fit_global``)
 
 
 @dataclass
@@ -155,7 +162,12 @@ def _loss(model: GlobalForecaster, batch: dict) -> torch.Tensor:
 
 def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool = True,
                run_dir: Path | None = None) -> FittedGlobal:  # fmt: skip
-    """Train on every series but its last ``horizon`` training periods (validation)."""
+    """Train on every series but its last ``horizon`` training periods, stopping early on
+    those; then, with ``config.refit``, train afresh on every period for as many epochs
+    as the first model's best (within what is left of the time budget), so that the most
+    recent periods, which matter most to the forecast, are learnt from too. Without
+    ``holdout``: every period for ``epochs``, nothing held out."""
+    started = time.monotonic()
     horizon = config.horizon or collection.horizon
     if horizon is None:
         raise ValueError("--horizon: the collection has no horizon of its own; give one")
@@ -165,7 +177,42 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
                                                         if p < 4 * window)  # fmt: skip
     panel = make_panel(collection, window + max(lags, default=0), horizon)
     fit_end = panel.lengths - horizon  # the validation part begins here
-    pairs = [(i, t) for i in range(len(collection)) for t in range(1, fit_end[i] - horizon + 1)]
+    shape = Shape(panel, window, horizon, lags)
+    if not config.holdout:
+        model, result, _ = _train(collection, config, shape, panel.lengths, None, config.epochs,
+                                  config.time_budget, quiet, run_dir)  # fmt: skip
+        return FittedGlobal(model, config, window, horizon, lags, result.steps, result.stopped)
+    model, result, best_epoch = _train(collection, config, shape, fit_end, fit_end,
+                                       config.epochs, config.time_budget, quiet, run_dir)  # fmt: skip
+    steps, stopped = result.steps, result.stopped
+    left = None if config.time_budget is None else config.time_budget - (
+        time.monotonic() - started)  # fmt: skip
+    if config.refit and best_epoch and (left is None or left > 0):
+        model, again, _ = _train(collection, config, shape, panel.lengths, None, best_epoch,
+                                 left, quiet, None)  # fmt: skip
+        steps, stopped = steps + again.steps, f"{stopped}, then {again.stopped} on every period"
+    return FittedGlobal(model, config, window, horizon, lags, steps, stopped)
+
+
+@dataclass
+class Shape:
+    """What every window of a fit has in common."""
+
+    panel: Panel
+    window: int
+    horizon: int
+    lags: tuple[int, ...]
+
+
+def _train(collection: SeriesCollection, config: GlobalConfig, shape: Shape,
+           train_end: np.ndarray, validate_at: np.ndarray | None, epochs: int,
+           budget: float | None, quiet: bool, run_dir: Path | None,
+           ) -> tuple[GlobalForecaster, TrainResult, int]:  # fmt: skip
+    """A model from ``config.seed`` trained on the windows whose future ends before
+    ``train_end`` (N,) of each series and, with ``validate_at``, stopped early on the
+    horizon starting there (and kept at its best). -> (model, result, best epoch)."""
+    panel, window, horizon, lags = shape.panel, shape.window, shape.horizon, shape.lags
+    pairs = [(i, t) for i in range(len(collection)) for t in range(1, train_end[i] - horizon + 1)]
     if not pairs:
         raise ValueError(f"no series is longer than 2 x horizon = {2 * horizon} periods")
     pairs = np.array(pairs)
@@ -184,11 +231,11 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
             yield window_batch(panel, pick[:, 0], pick[:, 1], window, horizon, lags)
 
     every = np.arange(len(collection))
-    best = {"score": math.inf, "state": None}
+    best = {"score": math.inf, "state": None, "epoch": 0, "epochs": 0}
 
     def validation(model) -> float:
         def summed(part: slice) -> tuple[float, float]:
-            batch = window_batch(panel, every[part], fit_end[part], window, horizon, lags)
+            batch = window_batch(panel, every[part], validate_at[part], window, horizon, lags)
             with torch.no_grad():
                 count = float(batch["mask"].sum())
                 return float(_loss(model, batch)) * count, count
@@ -196,24 +243,27 @@ def fit_global(collection: SeriesCollection, config: GlobalConfig, quiet: bool =
         model.eval()
         score = world.current().mean(len(every), summed)
         model.train()
+        best["epochs"] += 1
         if score < best["score"]:
-            best["score"] = score
+            best.update(score=score, epoch=best["epochs"])
             best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return score
 
     train_config = TrainConfig(
-        epochs=config.epochs, time_budget=config.time_budget, lr=config.lr, seed=config.seed,
-        patience=config.patience, quiet=quiet, checkpoint_every=10**9, tensorboard=False,
+        epochs=epochs, time_budget=budget, lr=config.lr, seed=config.seed,
+        patience=config.patience if validate_at is not None else None, quiet=quiet,
+        checkpoint_every=10**9, tensorboard=False,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         observed = lambda batch: float(batch["mask"].sum())  # noqa: E731 - the loss's mean
         trainer = Trainer(model, _loss, batches, train_config, run_dir or Path(scratch),
-                          validation, weight_of=observed)  # fmt: skip
+                          validation if validate_at is not None else None,
+                          weight_of=observed)  # fmt: skip
         result = trainer.fit()
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
-    return FittedGlobal(model, config, window, horizon, lags, result.steps, result.stopped)
+    return model, result, best["epoch"]
 
 
 def forecast_global(fitted: FittedGlobal, collection: SeriesCollection, samples: int = 0,
