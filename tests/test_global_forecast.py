@@ -12,6 +12,7 @@ import pytest
 from rnnkit.data.collections import SeriesCollection
 from rnnkit.data.frequency import step_times
 from rnnkit.data.timeseries import TimeSeries
+from rnnkit.tasks.forecast import cut
 from rnnkit.tasks.global_forecast import (
     LEVELS,
     GlobalConfig,
@@ -175,7 +176,8 @@ def test_the_refit_learns_from_the_validation_periods_for_the_best_epoch_count(m
         return original(panel, series, ends, window, horizon, lags)
 
     monkeypatch.setattr(module, "window_batch", spy)
-    config = replace(SMALL, epochs=4, batches_per_epoch=5, batch_size=8, patience=None)
+    config = replace(SMALL, epochs=4, batches_per_epoch=5, batch_size=8, patience=None,
+                     refit=True)  # fmt: skip
     fitted = fit_global(small, config)
     first, second = reached[:20], reached[20:]
     assert max(first) <= -HORIZON and max(second) == 0  # periods held out, then every one
@@ -183,3 +185,18 @@ def test_the_refit_learns_from_the_validation_periods_for_the_best_epoch_count(m
     assert "on every period" in fitted.stopped
     alone = fit_global(small, replace(config, refit=False))
     assert alone.steps == 20 and "every period" not in alone.stopped
+
+
+def test_the_interval_is_calibrated_to_hold_its_coverage_of_the_validation_values(fitted):
+    """The factor is the conformal one: the stretched interval holds 80 % of the values of
+    each series' last horizon (forecast from before it), and a slightly smaller one not."""
+    whole = collection()
+    before = replace(whole, series=[cut(s, len(s) - HORIZON) for s in whole.series])
+    actual = np.stack([s.values[-HORIZON:, 0] for s in whole.series])
+    assert fitted.spread != 1.0
+
+    def covered(spread):
+        p = forecast_global(replace(fitted, spread=spread), before)
+        return np.mean((actual >= p["lower"]) & (actual <= p["upper"]))
+
+    assert covered(fitted.spread) >= 0.8 > covered(0.97 * fitted.spread)

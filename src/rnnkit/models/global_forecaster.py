@@ -70,7 +70,8 @@ class GlobalForecaster(nn.Module):
         self.size = size
 
     def forward(self, y: Tensor, observed: Tensor, lags: Tensor, age: Tensor, calendar: Tensor,
-                series: Tensor, covariates: Tensor, covariates_observed: Tensor) -> Tensor:  # fmt: skip
+                series: Tensor, covariates: Tensor, covariates_observed: Tensor,
+                ) -> Tensor:  # fmt: skip
         batch, window = y.shape
         parts = [y.unsqueeze(-1), observed.unsqueeze(-1), lags, age.unsqueeze(-1),
                  calendar[:, :window], covariates, covariates_observed]  # fmt: skip

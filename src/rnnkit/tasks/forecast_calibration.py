@@ -35,8 +35,9 @@ def interval_scores(
     seen = ~np.isnan(actual)
     y, c, lo, hi = actual[seen], central[seen], lower[seen], upper[seen]
     tiny = np.finfo(np.float64).tiny  # a zero half-width: any miss is infinitely far
-    above = (y - c) / np.maximum(hi - c, tiny)
-    below = (c - y) / np.maximum(c - lo, tiny)
+    with np.errstate(over="ignore"):  # that infinity is meant, not a warning for the user
+        above = (y - c) / np.maximum(hi - c, tiny)
+        below = (c - y) / np.maximum(c - lo, tiny)
     return np.where(y >= c, above, below)
 
 

@@ -73,7 +73,7 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
         "frequency": collection.frequency, "seasonalities": list(collection.seasonalities),
         "dated": collection.dated, "steps": fitted.steps, "test": scores,
         "covariates": collection.series[0].covariate_names,
-        "future_lags": list(fitted.model.future_lags),
+        "future_lags": list(fitted.model.future_lags), "interval_scale": fitted.spread,
     }  # fmt: skip
     save_run(out, "forecast", settings, fitted.model, None, extra)
     return (
@@ -124,7 +124,8 @@ class GlobalForecastPredictor(Predictor):
         )  # fmt: skip
         model = load_weights(run_dir, model).eval()
         self.fitted = FittedGlobal(model, self.settings, extra["window"], extra["horizon"],
-                                   tuple(extra["lags"]), extra["steps"], "loaded")  # fmt: skip
+                                   tuple(extra["lags"]), extra["steps"], "loaded",
+                                   extra.get("interval_scale", 1.0))  # fmt: skip
 
     def forecast(self, data: str | None = None, horizon: int | None = None,
                  series: list[str] | None = None, samples: int = 0, seed: int = 0
