@@ -20,6 +20,7 @@ from rnnkit.tasks.global_forecast import (
     forecast_global,
     make_panel,
     score_global,
+    seasonal_lags,
     standardised,
     window_batch,
 )
@@ -110,6 +111,11 @@ def test_a_long_csv_trains_a_global_run_that_loads_and_forecasts(tmp_path, capsy
     report = capsys.readouterr().out
     assert "24 series of stores" in report and "mean MASE" in report
     assert "seasonal naive" in report
+    with open(out / "scores.csv", encoding="utf-8") as f:
+        scores = list(csv.DictReader(f))
+    assert [row["id"] for row in scores] == rnnkit.load(out).forecast().ids
+    mean = np.mean([float(row["mase"]) for row in scores])
+    assert f"mean MASE {mean:.3f}" in report  # the report is the mean of the series' scores
     predicted = rnnkit.load(out).forecast(horizon=3)
     assert predicted.ids[0] == "s0" and predicted.central.shape == (24, 3)
     after = len(collection().series[0]) + 6  # the first period after the whole series
@@ -151,8 +157,8 @@ def test_a_covariate_with_gaps_reaches_the_model_masked():
         series.append(replace(s, covariates=driver[:, None], covariate_names=["price"]))
     covaried = replace(collection(count=8), series=series)
     fitted = fit_global(covaried, replace(SMALL, epochs=2))
-    # y, observed, age; the seasonal lag; the covariate and its flag
-    assert fitted.model.encoder.layers[0].cell.input_size == 3 + 1 + 2
+    # y, observed, age; the lags 12, 24 and 36; the covariate and its flag
+    assert fitted.model.encoder.layers[0].cell.input_size == 3 + 3 + 2
     batch = window_batch(make_panel(covaried, 48, HORIZON), np.arange(8), np.full(8, 20), 24,
                          HORIZON, (12,))  # fmt: skip
     missing = batch["covariates_observed"] == 0
@@ -200,3 +206,10 @@ def test_the_interval_is_calibrated_to_hold_its_coverage_of_the_validation_value
         return np.mean((actual >= p["lower"]) & (actual <= p["upper"]))
 
     assert covered(fitted.spread) >= 0.8 > covered(0.97 * fitted.spread)
+
+
+def test_the_default_lags_are_one_two_and_three_seasons_under_four_windows():
+    assert seasonal_lags((12,), 48) == (12, 24, 36)
+    assert seasonal_lags((12,), 6) == (12,)  # 24 is 4 windows back
+    assert seasonal_lags((48, 336), 1008) == (48, 96, 144, 336, 672, 1008)
+    assert seasonal_lags((), 10) == ()

@@ -13,6 +13,8 @@ A named competition is scored on its own held-out tails; a CSV collection on the
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from rnnkit.tasks.global_forecast import (
 )
 from rnnkit.tasks.interface import Predictor
 from rnnkit.tasks.run import check_run, load_run, load_weights, prepare_run, save_run
+from rnnkit.train.files import write_atomic
 
 
 def load_collection(data: str, columns: dict) -> SeriesCollection:
@@ -65,7 +68,8 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
         collection = hold_out(collection, config.horizon or 12)
     prepare_run(out, "forecast", False, overwrite)
     fitted = fit_global(collection, config, quiet)
-    scores = score_global(fitted, collection)
+    per_series: list[dict] = []
+    scores = score_global(fitted, collection, per_series)
     settings = {**asdict(config), "data": data, "columns": columns, "collection": True}
     extra = {
         "window": fitted.window, "horizon": fitted.horizon, "lags": list(fitted.lags),
@@ -76,13 +80,26 @@ def train_collection(config: GlobalConfig, data: str, columns: dict, out: Path,
         "future_lags": list(fitted.model.future_lags), "interval_scale": fitted.spread,
     }  # fmt: skip
     save_run(out, "forecast", settings, fitted.model, None, extra)
+    write_scores(out / "scores.csv", per_series)
     return (
-        f"{fitted.steps} steps ({fitted.stopped}); saved to {out}\n"
+        f"{fitted.steps} steps ({fitted.stopped}); saved to {out} (each series' scores in "
+        "scores.csv)\n"
         f"{len(collection)} series of {collection.name}, the last {fitted.horizon} periods of "
         f"each: mean MASE {scores['mase']:.3f} (seasonal naive {scores['naive_mase']:.3f}), "
         f"sMAPE {scores['smape']:.2f} %, weighted quantile loss {scores['wql']:.4f}, "
         f"{config.coverage:.0%} interval coverage {scores['coverage']:.0%}"
     )
+
+
+def write_scores(path: Path, rows: list[dict]) -> None:
+    """Each series' scores on its held-out tail, as CSV: id, mase, smape, coverage,
+    naive_mase (the seasonal naive forecast's MASE)."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: v if k == "id" else f"{v:.6g}" for k, v in row.items()} for row in rows)
+    text = table.getvalue().encode()
+    write_atomic(path, lambda f: f.write(text))
 
 
 @dataclass(frozen=True)
