@@ -45,7 +45,7 @@ def collection(factor: float = 1.0, count: int = 24) -> SeriesCollection:
     return SeriesCollection("synthetic", series, "MS", (12,), HORIZON, test, dated=False)
 
 
-SMALL = GlobalConfig(hidden=16, layers=1, epochs=15, batches_per_epoch=20, batch_size=32,
+SMALL = GlobalConfig(hidden=16, layers=1, epochs=10, batches_per_epoch=20, batch_size=32,
                      patience=None, lr=3e-3, likelihood="gaussian")  # fmt: skip
 
 

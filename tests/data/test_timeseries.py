@@ -172,3 +172,10 @@ def test_the_other_named_series():
     macro = NAMED_SERIES["macrodata"]()
     assert macro.values.shape == (203, 3) and macro.covariates.shape == (203, 8)
     assert macro.frequency == "3MS" and macro.times[-1] == np.datetime64("2009-07-01")
+    # Victoria's half-hourly demand in 2014 (fpp2): 365 days of 48 periods, 3.9 GW at first
+    demand = NAMED_SERIES["elecdemand"]()
+    assert demand.values.shape == (17_520, 1) and demand.frequency == "30min"
+    assert demand.seasonalities == (48, 336)
+    assert demand.covariate_names == ["temperature", "workday"]
+    assert demand.times[-1] == np.datetime64("2014-12-31T23:30")
+    assert demand.values[0, 0] == pytest.approx(3.914647) and demand.covariates[0, 0] == 18.2

