@@ -26,7 +26,8 @@ def train(out: Path, processes: int) -> Path:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([*launcher, str(WORKER), str(out)], capture_output=True, text=True,
                           timeout=TIMEOUT, env=env)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    # The whole stderr: a rank's own error comes well before the launcher's summary.
+    assert done.returncode == 0, done.stderr[-20000:]
     return out
 
 
