@@ -21,6 +21,14 @@ DECODERS = ("direct", "autoregressive")
 DISTRIBUTIONS = ("gaussian", "quantile")
 
 
+def lag_positions(lags: tuple[int, ...], horizon: int) -> Tensor:
+    """(L, H) positions from the window's end of each future period's value one season of
+    m before it: y_{T+h-m} is past[:, (h mod m) - m] (repeated season by season when h >=
+    m, the seasonal naive forecast). Each m must be at most the window."""
+    back = [[h % m - m for h in range(horizon)] for m in lags]
+    return torch.tensor(back, dtype=torch.long).view(-1, horizon)
+
+
 class Forecaster(nn.Module):
     """(past targets (B, W, K), observed (B, W, K + P), past covariates (B, W, P), calendar
     (B, W + H, F)) -> distribution parameters (B, H, K, Q).
@@ -79,10 +87,7 @@ class Forecaster(nn.Module):
         self.quantiles = tuple(quantiles)
         self.outputs = 2 if distribution == "gaussian" else len(quantiles)
         self.lags, self.covariate_mask = tuple(lags), covariate_mask
-        # (L, H) window positions from the end: y_{T+h-m} is past[:, (h mod m) - m]
-        back = [[h % m - m for h in range(horizon)] for m in self.lags]
-        self.register_buffer("lag_index", torch.tensor(back, dtype=torch.long).view(-1, horizon),
-                             persistent=False)  # fmt: skip
+        self.register_buffer("lag_index", lag_positions(self.lags, horizon), persistent=False)
         masks = targets + (covariates if covariate_mask else 0)
         self.encoder = recurrent_stack(
             targets + masks + covariates + calendar, cell, hidden, layers, False, dropout

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnkit.models.forecaster import lag_positions
 from rnnkit.models.likelihoods import LIKELIHOODS
 from rnnkit.models.stack import recurrent_stack
 
@@ -58,8 +59,7 @@ class GlobalForecaster(nn.Module):
         self.encoder = recurrent_stack(inputs, cell, hidden, layers, False, dropout)
         self.dropout = nn.Dropout(dropout)
         self.future_lags = tuple(future_lags)
-        back = [[h % m - m for h in range(horizon)] for m in self.future_lags]  # (L', H)
-        self.register_buffer("lag_index", torch.tensor(back, dtype=torch.long).view(-1, horizon),
+        self.register_buffer("lag_index", lag_positions(self.future_lags, horizon),
                              persistent=False)  # fmt: skip
         ahead = calendar + len(self.future_lags)  # what each future period brings
         self.head = nn.Sequential(
