@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 import rnnkit
@@ -105,3 +106,33 @@ def test_a_run_that_cannot_be_served_is_a_one_line_error(tmp_path):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "does not exist" in result.stderr
+
+
+def test_a_forecast_session_over_a_real_websocket(server, tiny_runs, tmp_path):
+    """The process serves a run of one series (sessions: observations in, the forecast
+    after them out) beside a collection's run, which has no sessions."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    rows = ["store,date,sales"] + [f"{s},{2000 + m // 12}-{m % 12 + 1:02d},{10 * k + m % 12}"
+                                   for k, s in enumerate("ab", 1) for m in range(36)]  # fmt: skip
+    (tmp_path / "stores.csv").write_text("\n".join(rows) + "\n")
+    collection = tmp_path / "stores"
+    train = [sys.executable, "-m", "rnnkit", "train", "forecast", "--data",
+             str(tmp_path / "stores.csv"), "--id-column", "store", "--target", "sales",
+             "--horizon", "3", "--hidden", "8", "--epochs", "1", "--quiet", "--out",
+             str(collection)]  # fmt: skip
+    subprocess.run(train, check=True, capture_output=True, timeout=120)
+    _, port = server(tiny_runs / "forecast", collection)
+    observation = {"date": "2005-01", "sales": 33.5, "price": 1}
+    with connect(f"ws://127.0.0.1:{port}/v1/models/forecast/stream", open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["steps"] == 0
+        ws.send(json.dumps({"observation": observation}))
+        reply = json.loads(ws.recv(timeout=30))
+    want = rnnkit.load(tiny_runs / "forecast").update([observation]).forecast()
+    assert reply["step"] == 1 and reply["forecast"]["times"][0] == str(want.times[0])
+    np.testing.assert_allclose(reply["forecast"]["mean"], want.central, rtol=1e-6)
+    with connect(f"ws://127.0.0.1:{port}/v1/models/stores/stream", open_timeout=10) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 4400 and "no online sessions" in closed.value.rcvd.reason

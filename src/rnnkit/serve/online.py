@@ -34,6 +34,7 @@ from torch import Tensor
 
 from rnnkit.data.timeseries import SeriesRows, TimeSeries, extend, records_rows
 from rnnkit.serve.schemas import MAX_STEPS, forecast_json
+from rnnkit.tasks.forecast import ForecastPredictor
 from rnnkit.tasks.registry import TASKS
 
 TOP = 5  # next characters a charlm reply lists
@@ -53,10 +54,14 @@ class SessionState:
 
 
 def online_model(predictor) -> OnlineModel | ForecastOnline | None:
-    """The online sessions of ``predictor``'s task, or None where it has none."""
-    if predictor.task == "forecast":
-        return ForecastOnline(predictor)
-    return OnlineModel(predictor) if TASKS[predictor.task].stream_field else None
+    """The online sessions of ``predictor``'s task (``TASKS[task].stream_field``), or None
+    where it has none: a forecast run of one series has them, a collection's does not."""
+    kind = TASKS[predictor.task].stream_field
+    if kind is None:
+        return None
+    if kind == "observation":
+        return ForecastOnline(predictor) if isinstance(predictor, ForecastPredictor) else None
+    return OnlineModel(predictor)
 
 
 class OnlineModel:
@@ -163,7 +168,7 @@ class ForecastOnline:
     never changed), an update appends to it, the reply is the forecast after it."""
 
     def __init__(self, predictor) -> None:
-        self.predictor, self.task = predictor, predictor.task
+        self.predictor = predictor
         self.time_column = predictor.config["columns"].get("time_column", "date")
         self.targets = list(predictor.trained["targets"])
         self.covariates = list(predictor.trained["covariates"])

@@ -36,6 +36,7 @@ class ForecastTask(Task):
     name = "forecast"
     commands = ("forecast",)
     predictor = ForecastPredictor
+    stream_field = "observation"  # a session's message: {"observation": {...}} (or several)
     help = "forecast a time series; named data: co2, sunspots, airpassengers, macrodata"
     description = (
         "Trains on all but the last --horizon periods, scores those against the seasonal "
