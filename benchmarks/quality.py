@@ -12,6 +12,8 @@ Rows (budgets as the issue sets them; ``--scale 0.1`` runs a tenth of each):
   seasonal naive, ETS and SARIMA (``benchmarks/forecasting.py``, about 2 minutes).
 * Grapheme to phoneme (``rnnkit train g2p``), 20 CPU-minutes on one thread: word and
   phoneme error rates on held-out CMUdict words, greedy and beam 5 (``benchmarks/g2p.py``).
+* Speech recognition (``rnnkit train speech --data spoken-digits``), 9 minutes each:
+  bidirectional, streaming and bidirectional on torch.nn.LSTM (``benchmarks/speech.py``).
 * Sentences from a sentiment label (``rnnkit train generator --data mr``), 5 minutes: the
   test sentences' perplexity with their own label and with the other, and samples.
 
@@ -46,6 +48,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from forecasting import forecast_table  # noqa: E402
 from g2p import g2p_table  # noqa: E402
+from speech import speech_table  # noqa: E402
 from speed import cpu_model, table, write_atomically  # noqa: E402
 
 from rnnkit.tasks.charlm import LanguageModelConfig, score_language_model, train_language_model  # noqa: E402
@@ -53,7 +56,7 @@ from rnnkit.tasks.classify import ClassifierConfig, score_classifier, train_clas
 from rnnkit.tasks.generator import GeneratorConfig, GeneratorPredictor, train_generator  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting", "g2p", "generator")
+TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting", "g2p", "generator", "speech")
 
 
 class TorchStack(nn.Module):
@@ -252,6 +255,8 @@ def main() -> None:
     if "generator" in args.tasks:
         judge = ClassifierConfig("sentiment", "mr", time_budget=minutes(10), **mr, **pretrained)
         sections += ["", *generator_table(minutes(5) / 60, judge)]
+    if "speech" in args.tasks:
+        sections += ["", *speech_table(args.scale)]
 
     def metric(name, value):
         return f"{value:.2%}" if "accuracy" in name else f"{value:.3f}"

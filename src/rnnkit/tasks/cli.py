@@ -8,6 +8,7 @@ rnnkit generate DIR --prime "ROMEO:" --length 500 --temperature 0.8
 rnnkit generate DIR --condition positive     (a generator run)
 rnnkit forecast DIR ... (rnnkit.tasks.forecast_commands)
 rnnkit translate DIR "recurrent" ... (rnnkit.tasks.seq2seq_commands)
+rnnkit transcribe DIR hello.wav [--stream] (rnnkit.tasks.speech_commands)
 rnnkit export DIR --format onnx|pt2 --out FILE (rnnkit.tasks.export)
 """
 
@@ -19,13 +20,15 @@ import io
 from pathlib import Path
 
 from rnnkit.arguments import positive
-from rnnkit.tasks import forecast_commands, seq2seq_commands
+from rnnkit.tasks import forecast_commands, seq2seq_commands, speech_commands
 from rnnkit.tasks.export import FORMATS, export_graphs
 from rnnkit.tasks.launch import add_nproc_option, train_in_processes
 from rnnkit.tasks.registry import TASKS, task_of
 
 #: The commands on a trained run (``export`` takes every task's runs).
-RUN_COMMANDS = ("evaluate", "predict", "generate", "forecast", "translate", "export")
+RUN_COMMANDS = (
+    "evaluate", "predict", "generate", "forecast", "translate", "transcribe", "export",
+)
 
 
 def add_train_tasks(tasks) -> None:
@@ -50,7 +53,8 @@ def run_command(args: argparse.Namespace) -> str:
         graphs = task.load(args.run).graphs()
         return "\n".join(export_graphs(graphs, args.out, args.format, args.overwrite))
     handler = {"predict": predict, "generate": generate, "forecast": forecast_commands.forecast,
-               "translate": seq2seq_commands.translate}[args.command]  # fmt: skip
+               "translate": seq2seq_commands.translate,
+               "transcribe": speech_commands.transcribe}[args.command]  # fmt: skip
     return handler(args, task.load(args.run))
 
 
@@ -95,6 +99,7 @@ def add_commands(commands) -> None:
     predict.add_argument("--output", type=Path, default=None, help="the CSV (default: stdout)")
     forecast_commands.add_forecast_command(commands)
     seq2seq_commands.add_translate_command(commands)
+    speech_commands.add_transcribe_command(commands)
     export = commands.add_parser(
         "export",
         help="write a trained run as ONNX (onnxruntime) or a torch.export program (.pt2)",

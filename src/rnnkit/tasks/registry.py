@@ -14,10 +14,12 @@ from rnnkit.tasks.generator import GENERATOR
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.run import TASK_FILE, load_run
 from rnnkit.tasks.seq2seq_commands import G2P, SEQ2SEQ
+from rnnkit.tasks.speech import SPEECH
 
 TASKS: dict[str, Task] = {
     task.name: task
-    for task in (ADDING, SENTIMENT, SEQCLASS, CHARLM, GENERATOR, FORECAST, G2P, SEQ2SEQ)
+    for task in (ADDING, SENTIMENT, SEQCLASS, CHARLM, GENERATOR, FORECAST, G2P, SEQ2SEQ,
+                 SPEECH)
 }
 
 
@@ -46,8 +48,9 @@ def load(run_dir: str | Path) -> Predictor:
 
     Returns the task's predictor: ``ClassifierPredictor`` (sentiment, seqclass),
     ``LanguageModelPredictor`` (charlm), ``GeneratorPredictor`` (generator),
-    ``ForecastPredictor`` (forecast) or ``TranslatorPredictor`` (g2p, seq2seq). A missing,
-    damaged or foreign directory is a ValueError naming the file at fault.
+    ``ForecastPredictor`` (forecast), ``TranslatorPredictor`` (g2p, seq2seq) or
+    ``SpeechPredictor`` (speech). A missing, damaged or foreign directory is a ValueError
+    naming the file at fault.
     """
     run = Path(run_dir)
     return task_of(run).load(run)
