@@ -58,3 +58,34 @@ def test_past_the_loader_a_run_without_a_step_saves_no_model(tmp_path, capsys, m
     status, printed, _ = _train(capsys, _npz(tmp_path / "good.npz"), out, "--overwrite")
     assert status == 0 and printed.startswith("8 steps, 1 epochs")
     assert (out / "task.json").exists()
+
+
+def _tweets(path):
+    """40 labelled rows with what a real export holds: an empty text (line 5), an empty
+    label (line 9) and stray labels (two 'label', one 'pos.')."""
+    rows = [f"{('good fun', 'dull and bad')[k % 2]} {k},{('pos', 'neg')[k % 2]}" for k in range(40)]
+    rows[3], rows[7] = ",neg", "great 7,"
+    rows += ["a stray row,label", "another,label", "so good,pos."]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_csv_with_bad_rows_is_an_error_by_default_and_skipped_on_request(tmp_path, capsys):
+    data, out = _tweets(tmp_path / "tweets.csv"), tmp_path / "run"
+    train = ["train", "sentiment", "--data", str(data), "--out", str(out), *SMALL]
+    assert main(train) == 2
+    printed, err = capsys.readouterr()
+    assert printed == "" and err == (f"rnnkit: error: {data}, line 5: the text ('text') is "
+                                     "empty (--bad-rows skip leaves such rows out)\n")  # fmt: skip
+    assert not out.exists()
+    assert main([*train, "--bad-rows", "skip", "--min-class-count", "3"]) == 0
+    printed, err = capsys.readouterr()
+    assert err == (f"rnnkit: warning: {data}: dropped 2 classes with fewer than 3 examples "
+                   "(3 rows): 'label' (2), 'pos.' (1)\n")  # fmt: skip
+    assert printed.startswith(f"skipped 2 bad rows (lines 5, 9); all of them in "
+                              f"{out / 'skipped_rows.csv'}\ndropped rare classes: 'label' "
+                              "(2 rows), 'pos.' (1 rows)\n")  # fmt: skip
+    assert (out / "skipped_rows.csv").read_text().splitlines() == [
+        "line,problem", "5,the text ('text') is empty", "9,the label ('label') is empty"]
+    assert main(["evaluate", str(out)]) == 0  # the same rows left out again: the same split
+    assert "tweets.csv test split: 4 examples" in capsys.readouterr().out

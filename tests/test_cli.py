@@ -45,6 +45,24 @@ def test_bad_durations_say_what_is_expected(text):
         duration(text)
 
 
+@pytest.mark.parametrize(
+    "task, options, epochs",
+    [("sentiment", [], 10), ("sentiment", ["--time-budget", "5m"], None),
+     ("sentiment", ["--time-budget", "5m", "--epochs", "3"], 3), ("charlm", [], 1),
+     ("charlm", ["--time-budget", "15m"], None), ("g2p", ["--time-budget", "30m"], None),
+     ("forecast", [], 300), ("generator", ["--time-budget", "1m"], None),
+     ("adding", ["--time-budget", "1m"], None), ("speech", [], 40)],
+)  # fmt: skip
+def test_a_time_budget_without_epochs_means_train_until_the_budget(task, options, epochs):
+    from rnnkit.arguments import resolve_epochs
+    from rnnkit.cli import parser
+
+    out = ["--run-dir" if task == "adding" else "--out", "run"]
+    args = parser().parse_args(["train", task, *options, *out])
+    resolve_epochs(args)
+    assert args.epochs == epochs
+
+
 def test_train_adding_then_resume_continues_the_run(tmp_path, capsys):
     common = ["train", "adding", "--cell", "gru", "--length", "20", "--hidden", "8",
               "--steps-per-epoch", "5", "--run-dir", str(tmp_path), "--quiet"]  # fmt: skip

@@ -43,6 +43,24 @@ def duration(text: str) -> float:
     return seconds
 
 
+def add_epochs_option(command: argparse.ArgumentParser, epochs: int) -> None:
+    """``--epochs`` of a command with ``--time-budget``, where a budget means the budget:
+    without ``--epochs``, training runs ``epochs`` epochs, or, given a budget, until the
+    budget ends (or early stopping). ``resolve_epochs`` sets ``args.epochs`` so."""
+    command.add_argument(
+        "--epochs", type=positive, default=None,
+        help=f"at most this many (default {epochs}; with --time-budget, as many as it holds)",
+    )  # fmt: skip
+    command.set_defaults(default_epochs=epochs)
+
+
+def resolve_epochs(args: argparse.Namespace) -> None:
+    """``args.epochs`` as ``add_epochs_option`` promises: given, the given count; else
+    None (until the budget) with ``--time-budget``, or the command's default without."""
+    if "default_epochs" in vars(args) and args.epochs is None and args.time_budget is None:
+        args.epochs = args.default_epochs
+
+
 def add_run_options(command: argparse.ArgumentParser) -> None:
     """The options every ``rnnkit train TASK`` shares: where the run goes and how."""
     add = command.add_argument
@@ -73,7 +91,7 @@ def add_model_options(
     add("--layers", type=positive, default=layers)
     add("--embedding-dim", type=positive, default=128)
     add("--dropout", type=rate, default=dropout)
-    add("--epochs", type=positive, default=epochs)
+    add_epochs_option(command, epochs)
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m, 1.5h")
     add("--lr", type=float, default=2e-3)
     add("--batch-size", type=positive, default=batch_size)

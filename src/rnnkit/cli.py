@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from rnnkit.arguments import add_adding_options, positive
@@ -66,13 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for the processes of --nproc
     try:
-        return _run(args)
+        with warnings.catch_warnings():  # restores showwarning
+            warnings.showwarning = _show_warning
+            return _run(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 2
     except LostRank as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning on the command line: one line, as the errors are."""
+    print(f"rnnkit: warning: {message}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -17,11 +17,12 @@ from rnnkit.data.files import (
 def test_labelled_text_from_csv_and_tsv_with_any_classes(tmp_path):
     csv_path = tmp_path / "reviews.csv"
     csv_path.write_text('review,stars\n"Great, really",5\nDull,1\nFine,3\n')
-    texts, labels = read_labelled_text(csv_path, "review", "stars")
+    texts, labels, skipped = read_labelled_text(csv_path, "review", "stars")
     assert texts == ["Great, really", "Dull", "Fine"] and labels == ["5", "1", "3"]
+    assert skipped == []
     tsv_path = tmp_path / "reviews.tsv"
     tsv_path.write_text("text\tlabel\na, b\tpos\nc\tneg\n")
-    assert read_labelled_text(tsv_path) == (["a, b", "c"], ["pos", "neg"])
+    assert read_labelled_text(tsv_path) == (["a, b", "c"], ["pos", "neg"], [])
 
 
 def test_labelled_text_classes_and_split(tmp_path):
@@ -39,7 +40,6 @@ def test_labelled_text_classes_and_split(tmp_path):
         ("text,score\na,1\nb,0\n", r"no column 'label'; its columns are \['text', 'score'\]"),
         ("text,label\na,1\nb,\n", "line 3: the label .* is empty"),
         ("text,label\na,1\n,0\n", "line 3: the text .* is empty"),
-        ("text,label\na,1\nb,1\n", "a single class"),
         ("text,label\n", "no rows under a header"),
     ],
 )
@@ -49,6 +49,33 @@ def test_bad_labelled_text_is_a_one_line_error(tmp_path, content, message):
     with pytest.raises(ValueError, match=message) as error:
         read_labelled_text(path)
     assert "\n" not in str(error.value)
+
+
+def test_a_single_class_is_named(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\na,1\nb,1\n")
+    with pytest.raises(ValueError, match=r"has a single class \('1'\): a classifier needs two"):
+        load_data(str(path), "sentiment")
+
+
+def test_bad_rows_skipped_are_listed_by_line_and_rare_classes_dropped(tmp_path):
+    path = tmp_path / "tweets.csv"
+    rows = [f"text {k},{('pos', 'neg')[k % 2]}" for k in range(20)]
+    rows[3], rows[7] = ",neg", "text 7,"  # lines 5 and 9: empty text, empty label
+    rows += ["stray one,label", "stray two,label", "a typo,pos."]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"line 5: the text .* is empty \(--bad-rows skip"):
+        load_data(str(path), "sentiment")
+    dropped = r"dropped 2 classes .* \(3 rows\): 'label' \(2\), 'pos\.' \(1\)$"
+    with pytest.warns(UserWarning, match=dropped):
+        data = load_data(str(path), "sentiment", bad_rows="skip", min_class_count=3)
+    assert data.skipped_rows == [(5, "the text ('text') is empty"),
+                                 (9, "the label ('label') is empty")]  # fmt: skip
+    assert data.dropped_classes == {"label": 2, "pos.": 1} and data.classes == ["neg", "pos"]
+    assert len(data.train) + len(data.valid) + len(data.test) == 18
+    no_class = pytest.raises(ValueError, match="has no class with 30 or more examples")
+    with no_class, pytest.warns(UserWarning, match="dropped 4 classes"):
+        load_data(str(path), "sentiment", bad_rows="skip", min_class_count=30)
 
 
 def test_missing_and_non_utf8_files(tmp_path):

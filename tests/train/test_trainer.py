@@ -87,6 +87,8 @@ def test_the_same_batches_for_the_same_epoch_and_a_new_order_for_the_next():
         ({"clip_norm": -1.0}, "clip_norm must be positive or None"),
         ({"warmup_steps": -1}, "warmup_steps must be >= 0"),
         ({"keep_checkpoints": 0}, "keep_checkpoints must be positive"),
+        ({"epochs": 0}, "epochs must be positive or None"),
+        ({"epochs": None}, r"epochs=None .* needs a time_budget"),
     ],
 )
 def test_bad_configuration_names_the_setting(change, message):
@@ -99,6 +101,23 @@ def test_a_time_budget_stops_the_run(tmp_path):
     config = TrainConfig(epochs=1000, time_budget=0.3, quiet=True)
     result = Trainer(model, mse, shuffled_batches(data(), 6), config, tmp_path).fit()
     assert result.stopped == "time budget" and 0 < result.epochs < 1000
+
+
+def test_without_an_epoch_count_the_run_lasts_its_budget(tmp_path):
+    config = TrainConfig(epochs=None, time_budget=0.3, schedule="cosine", quiet=True)
+    result = Trainer(torch.nn.Linear(4, 1), mse, shuffled_batches(data(), 6), config,
+                     tmp_path).fit()  # fmt: skip
+    assert result.stopped == "time budget" and result.epochs > 1
+    epochs = {r["epoch"] for r in records(tmp_path) if "loss" in r}
+    assert len(epochs) > 1
+
+
+def test_without_an_epoch_count_an_empty_epoch_ends_the_run(tmp_path):
+    from rnnkit.train import NoTrainingStep
+
+    config = TrainConfig(epochs=None, time_budget=3600, quiet=True)
+    with pytest.raises(NoTrainingStep, match="there was no batch"):
+        Trainer(torch.nn.Linear(4, 1), mse, lambda epoch: [], config, tmp_path).fit()
 
 
 def test_tensorboard_event_files_are_written(tmp_path):

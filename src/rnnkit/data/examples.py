@@ -16,6 +16,8 @@ class LabelledTexts:
     test: list[tuple[str, int]]
     classes: list[str]
     name: str = ""
+    dropped_classes: dict[str, int] = field(default_factory=dict)  # too rare: class -> rows
+    skipped_rows: list[tuple[int, str]] = field(default_factory=list)  # (line, what is wrong)
 
 
 @dataclass
@@ -40,6 +42,7 @@ class LabelledSequences:
     test: list[tuple[np.ndarray, int]]
     classes: list[str]
     name: str = ""
+    dropped_classes: dict[str, int] = field(default_factory=dict)  # too rare: class -> rows
 
     @property
     def channels(self) -> int:

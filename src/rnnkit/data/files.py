@@ -43,24 +43,37 @@ def need_columns(path: Path, header: list[str], *columns: str) -> None:
         )
 
 
+BAD_ROWS = ("error", "skip")
+
+
 def read_labelled_text(
-    path: str | Path, text_column: str = "text", label_column: str = "label"
-) -> tuple[list[str], list[str]]:
-    """-> (texts, labels), one per row; any number of classes, at least two."""
+    path: str | Path, text_column: str = "text", label_column: str = "label",
+    bad_rows: str = "error",
+) -> tuple[list[str], list[str], list[tuple[int, str]]]:  # fmt: skip
+    """-> (texts, labels, skipped rows), one text and label per good row. A bad row (an
+    empty text or label) is an error, or with ``bad_rows="skip"`` is left out and listed
+    in the skipped rows as (line, what is wrong with it)."""
+    if bad_rows not in BAD_ROWS:
+        raise ValueError(f"bad_rows must be one of {BAD_ROWS}, got {bad_rows!r}")
     path = Path(path)
     header, rows = read_rows(path)
     need_columns(path, header, text_column, label_column)
-    texts, labels = [], []
+    texts, labels, skipped = [], [], []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         text, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()
-        if not label:
-            raise ValueError(f"{path}, line {line}: the label ({label_column!r}) is empty")
-        if not text:
-            raise ValueError(f"{path}, line {line}: the text ({text_column!r}) is empty")
+        wrong = (f"the label ({label_column!r}) is empty" if not label
+                 else f"the text ({text_column!r}) is empty" if not text else None)  # fmt: skip
+        if wrong and bad_rows == "error":
+            raise ValueError(f"{path}, line {line}: {wrong} (--bad-rows skip leaves such rows "
+                             "out)")  # fmt: skip
+        if wrong:
+            skipped.append((line, wrong))
+            continue
         texts.append(text)
         labels.append(label)
-    _need_two_classes(path, labels)
-    return texts, labels
+    if not texts:
+        raise ValueError(f"{path}: every one of its {len(rows)} rows is bad")
+    return texts, labels, skipped
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> tuple[list[str], list[str]]:

@@ -2,16 +2,22 @@
 
     load_data("mr", "sentiment")                          # named, split with the seed
     load_data("reviews.csv", "sentiment", text_column="review", label_column="stars")
+    load_data("tweets.csv", "sentiment", bad_rows="skip", min_class_count=20)
     load_data("corpus.txt", "charlm")
     load_data("sequences.npz", "seqclass")
     load_data("steps.csv", "seqclass", id_column="id", time_column="t", label_column="y")
 
 A user's file is split 80/10/10 at random with the seed (a corpus: by position, its last
-tenth the test text, the tenth before it the validation text).
+tenth the test text, the tenth before it the validation text). A labelled file's bad
+rows are an error, or with ``bad_rows="skip"`` left out; its classes with fewer than
+``min_class_count`` examples are dropped with a warning. Both are listed in the data set's
+``skipped_rows`` and ``dropped_classes``.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from pathlib import Path
 
 from rnnkit.data import files
@@ -27,9 +33,12 @@ TASKS = {
 }
 
 
-def load_data(source: str, task: str, seed: int = 0, **columns: str):
+def load_data(source: str, task: str, seed: int = 0, bad_rows: str = "error",
+              min_class_count: int = 1, **columns: str):  # fmt: skip
     """-> ``LabelledTexts`` (sentiment), ``Corpus`` (charlm) or ``LabelledSequences``
     (seqclass)."""
+    if min_class_count < 1:
+        raise ValueError(f"min_class_count must be at least 1, got {min_class_count}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
     named, suffixes = TASKS[task]
@@ -43,34 +52,47 @@ def load_data(source: str, task: str, seed: int = 0, **columns: str):
             f"data must be one of {sorted(NAMED)} or a file ending in {', '.join(suffixes)} "
             f"for {task}, got {source!r}"
         )
-    name = path.stem
     if task == "charlm":
         text = files.read_corpus(path)
         a, b = int(len(text) * 0.8), int(len(text) * 0.9)
-        return Corpus(text[:a], text[a:b], text[b:], name=name)
+        return Corpus(text[:a], text[a:b], text[b:], name=path.stem)
     if task == "sentiment":
-        texts, labels = files.read_labelled_text(
-            path, **_pick(columns, "text_column", "label_column")
+        texts, labels, skipped = files.read_labelled_text(
+            path, **_pick(columns, "text_column", "label_column"), bad_rows=bad_rows
         )
-        return _labelled(LabelledTexts, texts, labels, seed, name)
+        data = _labelled(LabelledTexts, path, texts, labels, seed, min_class_count)
+        data.skipped_rows = skipped
+        return data
     if path.suffix.lower() == ".npz":
         sequences, labels = files.read_sequences_npz(path)
     else:
         picked = _pick(columns, "id_column", "time_column", "label_column", "feature_columns")
         sequences, labels = files.read_sequences_long_csv(path, **picked)
-    return _labelled(LabelledSequences, sequences, labels, seed, name)
+    return _labelled(LabelledSequences, path, sequences, labels, seed, min_class_count)
 
 
 def _pick(columns: dict, *names: str) -> dict:
     return {k: v for k, v in columns.items() if k in names and v is not None}
 
 
-def _labelled(kind, inputs, labels, seed, name):
-    """Classes in sorted order (numerically when they all are numbers)."""
-    distinct = set(labels)
-    numeric = all(c.lstrip("-").isdigit() for c in distinct)
-    classes = sorted(distinct, key=int if numeric else str)
+def _labelled(kind, path: Path, inputs, labels, seed: int, min_class_count: int):
+    """Classes in sorted order (numerically when they all are numbers), those with fewer
+    than ``min_class_count`` examples dropped."""
+    counts = Counter(labels)
+    rare = {c: n for c, n in sorted(counts.items()) if n < min_class_count}
+    if rare:
+        warnings.warn(f"{path}: dropped {len(rare)} classes with fewer than "
+                      f"{min_class_count} examples ({sum(rare.values())} rows): "
+                      + ", ".join(f"{c!r} ({n})" for c, n in rare.items()),
+                      stacklevel=3)  # fmt: skip
+    kept = [c for c in counts if c not in rare]
+    if len(kept) < 2:
+        after = f" with {min_class_count} or more examples" if rare else ""
+        found = f"a single class{after} ({kept[0]!r})" if kept else f"no class{after}"
+        raise ValueError(f"{path} has {found}: a classifier needs two or more")
+    numeric = all(c.lstrip("-").isdigit() for c in kept)
+    classes = sorted(kept, key=int if numeric else str)
     index = {c: k for k, c in enumerate(classes)}
-    examples = [(x, index[y]) for x, y in zip(inputs, labels, strict=True)]
+    examples = [(x, index[y]) for x, y in zip(inputs, labels, strict=True) if y in index]
     train, valid, test = split_three(examples, seed)
-    return kind(train, valid, test, classes, name=name)
+    return kind(train, valid, test, classes, name=path.stem, dropped_classes=rare)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.arguments import add_adding_options, positive
+from rnnkit.arguments import add_adding_options, add_epochs_option, positive
 from rnnkit.tasks.interface import Task
 from rnnkit.train import TrainConfig, Trainer, world
 from rnnkit.train.adding import (
@@ -34,7 +34,7 @@ class AddingTask(Task):
         add = parser.add_argument
         add("--cell", choices=tuple(CELLS), default="lstm")
         add_adding_options(parser, "e.g. 90s, 10m, 1.5h")
-        add("--epochs", type=positive, default=10)
+        add_epochs_option(parser, 10)
         add("--steps-per-epoch", type=positive, default=200)
         add("--lr", type=float, default=1e-3)
         add("--clip-norm", type=float, default=1.0)

@@ -40,7 +40,7 @@ class LanguageModelConfig:
     batch_size: int = 64
     steps: int = 100  # truncated-BPTT length
     lr: float = 2e-3
-    epochs: int = 1
+    epochs: int | None = 1  # None: until the time budget
     time_budget: float | None = None
     validate_chars: int = 100_000  # of the validation text, scored after every epoch
     seed: int = 0

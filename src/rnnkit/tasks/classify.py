@@ -4,6 +4,8 @@ trained, evaluated and run on new input."""
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from torch.nn.functional import cross_entropy
 
 from rnnkit.arguments import add_model_options, positive
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
-from rnnkit.data.files import read_sequences_long_csv, read_sequences_npz, read_texts
+from rnnkit.data.files import BAD_ROWS, read_sequences_long_csv, read_sequences_npz, read_texts
 from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embeddings
 from rnnkit.models import POOLINGS, SequenceClassifier
 from rnnkit.tasks.export import Graph, batch_and_time
@@ -29,6 +31,7 @@ from rnnkit.tasks.run import (
     save_run,
 )
 from rnnkit.train import BestEpoch, TrainConfig, Trainer, world
+from rnnkit.train.files import write_atomic
 
 
 @dataclass
@@ -46,13 +49,42 @@ class ClassifierConfig:
     min_freq: int = 1
     batch_size: int = 32
     lr: float = 2e-3
-    epochs: int = 10
+    epochs: int | None = 10  # None: until the time budget
     time_budget: float | None = None
     patience: int | None = 3
     seed: int = 0
     columns: dict = field(default_factory=dict)  # --text-column and the like
     pretrained: str | None = None  # sentiment: initial word embeddings ("minilm", 384-wide)
     freeze_embeddings: bool = False  # keep the pretrained embeddings fixed while training
+    bad_rows: str = "error"  # a file's rows with an empty text or label: "error" or "skip"
+    min_class_count: int = 1  # a file's rarer classes are dropped
+
+
+def _load(config: dict, data: str | None = None):
+    """The run's data set (or ``data`` read as the run's was): the same split, the same bad
+    rows skipped, the same rare classes dropped."""
+    return load_data(config["data"] if data is None else data, config["task"], config["seed"],
+                     bad_rows=config.get("bad_rows", "error"),
+                     min_class_count=config.get("min_class_count", 1),
+                     **config["columns"])  # fmt: skip
+
+
+def _what_was_left_out(data, out: Path) -> str:
+    """Lines for the training report on the rows skipped (also listed in
+    ``out/skipped_rows.csv``) and the classes dropped; empty when none were."""
+    lines = []
+    skipped = getattr(data, "skipped_rows", [])
+    if skipped:
+        table = io.StringIO()
+        csv.writer(table).writerows([("line", "problem"), *skipped])
+        write_atomic(out / "skipped_rows.csv", lambda f: f.write(table.getvalue().encode()))
+        shown = ", ".join(str(n) for n, _ in skipped[:10]) + (", ..." if len(skipped) > 10 else "")
+        lines.append(f"skipped {len(skipped)} bad rows (lines {shown}); all of them in "
+                     f"{out / 'skipped_rows.csv'}")  # fmt: skip
+    if data.dropped_classes:
+        lines.append("dropped rare classes: " + ", ".join(
+            f"{c!r} ({n} rows)" for c, n in data.dropped_classes.items()))
+    return "".join(line + "\n" for line in lines)
 
 
 def _inputs(task: str, examples, tokenizer: Tokenizer | None, scale: dict | None) -> list:
@@ -108,8 +140,9 @@ def train_classifier(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
         patience=config.patience, seed=config.seed, quiet=quiet, checkpoint_every=500,
     )  # fmt: skip
-    data = load_data(config.data, config.task, config.seed, **config.columns)
+    data = _load(asdict(config))
     prepare_run(out, config.task, resume, overwrite)
+    left_out = _what_was_left_out(data, out)
     torch.manual_seed(config.seed)
     tokenizer, scale = None, None
     if config.task == "sentiment":
@@ -164,9 +197,8 @@ def train_classifier(
         extra["pretrained_coverage"] = found
     save_run(out, config.task, settings, model, tokenizer, extra)
     report = evaluate_classifier(out)
-    return (
-        f"{result.steps} steps, {result.epochs} epochs ({result.stopped}); saved to {out}\n{report}"
-    )
+    return (f"{left_out}{result.steps} steps, {result.epochs} epochs ({result.stopped}); saved "
+            f"to {out}\n{report}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -367,12 +399,10 @@ def score_classifier(run_dir: Path, data: str | None = None):
     predictor = ClassifierPredictor(run_dir)
     config, classes = predictor.config, predictor.classes
     if data is None:
-        examples = load_data(
-            config["data"], config["task"], config["seed"], **config["columns"]
-        ).test
+        examples = _load(config).test
         where = f"{config['data']} test split"
     else:
-        loaded = load_data(data, config["task"], config["seed"], **config["columns"])
+        loaded = _load(config, data)
         examples, where = loaded.train + loaded.valid + loaded.test, data
         unknown = sorted(set(loaded.classes) - set(classes))
         if unknown:
@@ -403,7 +433,13 @@ class ClassifierTask(Task):
         add("--pooling", choices=POOLINGS, default="last")
         add("--patience", type=positive, default=None, help="early stopping, in epochs")
         add("--label-column", default="label")
+        add("--min-class-count", type=positive, default=1,
+            help="a file's classes with fewer examples are dropped, with a warning naming "
+            "them (default 1: none)")  # fmt: skip
         if self.name == "sentiment":
+            add("--bad-rows", choices=BAD_ROWS, default="error",
+                help="rows with an empty text or label: stop with an error (default), or "
+                "skip them, listed in the run's skipped_rows.csv")  # fmt: skip
             add("--text-column", default="text")
             add("--vocab-size", type=positive, default=20000)
             add("--min-freq", type=positive, default=1)
@@ -425,6 +461,7 @@ class ClassifierTask(Task):
             args.lr, args.epochs, args.time_budget, args.patience, args.seed,
             {name: getattr(args, name) for name in (*names, "label_column")},
             getattr(args, "pretrained", None), getattr(args, "freeze_embeddings", False),
+            getattr(args, "bad_rows", "error"), args.min_class_count,
         )  # fmt: skip
         return train_classifier(config, args.out, args.resume, args.overwrite, args.quiet)
 

@@ -19,7 +19,7 @@ import csv
 import io
 from pathlib import Path
 
-from rnnkit.arguments import positive
+from rnnkit.arguments import positive, resolve_epochs
 from rnnkit.tasks import forecast_commands, seq2seq_commands, speech_commands
 from rnnkit.tasks.export import FORMATS, export_graphs
 from rnnkit.tasks.launch import add_nproc_option, train_in_processes
@@ -41,6 +41,7 @@ def add_train_tasks(tasks) -> None:
 
 def train(args: argparse.Namespace) -> str:
     """The task's training, in this process or in several (``--nproc``, torchrun)."""
+    resolve_epochs(args)
     return train_in_processes(args, TASKS[args.task].train)
 
 

@@ -90,7 +90,7 @@ class ForecastConfig:
     combine: list[str] = field(default_factory=list)
     batch_size: int = 32
     lr: float = 3e-3
-    epochs: int = 300
+    epochs: int | None = 300  # None: until the time budget
     patience: int | None = 30
     time_budget: float | None = None
     seed: int = 0

@@ -11,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from rnnkit.arguments import duration, positive, rate
+from rnnkit.arguments import add_epochs_option, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data.collections import NAMED_COLLECTIONS
 from rnnkit.data.frequency import format_time
@@ -108,7 +108,7 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     add("--combine", type=_methods, default=[],
         help="one series: statistical forecasts to average with the network's, e.g. "
         "ets,sarima (fitted to the history at each forecast; default none)")  # fmt: skip
-    add("--epochs", type=positive, default=300)
+    add_epochs_option(command, 300)
     add("--patience", type=positive, default=30, help="early stopping, in epochs")
     add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
     add("--lr", type=float, default=None, help="default 3e-3 (one series), 1e-3 (collections)")

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.nn.functional import cross_entropy, one_hot
 
-from rnnkit.arguments import add_run_options, duration, positive, rate
+from rnnkit.arguments import add_epochs_option, add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.models.conditional_generator import ConditionalGenerator
@@ -48,7 +48,7 @@ class GeneratorConfig:
     min_freq: int = 2  # rarer words become <unk>, which is never generated
     batch_size: int = 32
     lr: float = 2e-3
-    epochs: int = 15
+    epochs: int | None = 15  # None: until the time budget
     time_budget: float | None = None
     patience: int | None = 3
     seed: int = 0
@@ -242,7 +242,7 @@ class GeneratorTask(Task):
         add("--embedding-dim", type=positive, default=128)
         add("--dropout", type=rate, default=0.3)
         add("--min-freq", type=positive, default=2, help="rarer words become <unk> (default 2)")
-        add("--epochs", type=positive, default=15)
+        add_epochs_option(parser, 15)
         add("--patience", type=positive, default=3, help="early stopping, in epochs")
         add("--time-budget", type=duration, default=None, help="e.g. 90s, 10m")
         add("--lr", type=float, default=2e-3)

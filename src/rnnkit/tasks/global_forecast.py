@@ -58,7 +58,7 @@ class GlobalConfig:
     batch_size: int = 64
     batches_per_epoch: int = 100
     lr: float = 1e-3
-    epochs: int = 200
+    epochs: int | None = 200  # None: until the time budget
     patience: int | None = 30  # epochs; as `rnnkit train forecast --patience`
     time_budget: float | None = None
     seed: int = 0
@@ -235,7 +235,7 @@ class Shape:
 
 
 def _train(collection: SeriesCollection, config: GlobalConfig, shape: Shape,
-           train_end: np.ndarray, validate_at: np.ndarray | None, epochs: int,
+           train_end: np.ndarray, validate_at: np.ndarray | None, epochs: int | None,
            budget: float | None, quiet: bool, run_dir: Path | None,
            ) -> tuple[GlobalForecaster, TrainResult, int]:  # fmt: skip
     """A model from ``config.seed`` trained on the windows whose future ends before

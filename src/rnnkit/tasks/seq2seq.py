@@ -47,7 +47,7 @@ class Seq2SeqConfig:
     batch_size: int = 64
     lr: float = 2e-3
     schedule: str = "constant"  # or "cosine": decays to 0 by the last epoch
-    epochs: int = 30
+    epochs: int | None = 30  # None: until the time budget
     time_budget: float | None = None
     patience: int | None = 5
     beam: int = 5
@@ -73,11 +73,15 @@ def _encode(source: Tokenizer, target: Tokenizer, examples: list[Example], stric
     return pairs
 
 
-def _batches(pairs, batch_size: int, seed: int, sampling: float, epochs: int):
+def _batches(pairs, batch_size: int, seed: int, sampling: float, epochs: int | None):
+    """Batches of (sources, source lengths, targets, scheduled-sampling probability): the
+    probability rises linearly to ``sampling`` by the last epoch (without an epoch count,
+    training until a time budget, by the second)."""
     lengths = [len(s) for s, _ in pairs]
+    last = max(1, epochs - 1) if epochs is not None else 1
 
     def batches(epoch: int) -> list:
-        probability = sampling * min(1.0, epoch / max(1, epochs - 1))
+        probability = sampling * min(1.0, epoch / last)
         return [
             (*pad([pairs[k][0] for k in batch]), pad([pairs[k][1] for k in batch])[0],
              probability)

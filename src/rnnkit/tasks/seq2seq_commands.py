@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnnkit.arguments import add_run_options, duration, positive, rate
+from rnnkit.arguments import add_epochs_option, add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
 from rnnkit.models.attention import ATTENTIONS
 from rnnkit.tasks.interface import Task
@@ -90,7 +90,7 @@ def _add_training_options(command: argparse.ArgumentParser, g2p: bool) -> None:
     # g2p's defaults fit its training into about 17 minutes on a 2-core CPU, the
     # learning rate decaying to 0 by the last epoch.
     epochs, schedule = (6, "cosine") if g2p else (30, "constant")
-    add("--epochs", type=positive, default=epochs, help=f"(default {epochs})")
+    add_epochs_option(command, epochs)
     add("--schedule", choices=SCHEDULES, default=schedule,
         help=f"of the learning rate; cosine decays it to 0 by the last epoch "
         f"(default {schedule})")  # fmt: skip

@@ -49,7 +49,7 @@ class SpeechConfig:
     dropout: float = 0.2
     batch_size: int = 32
     lr: float = 2e-3
-    epochs: int = 40
+    epochs: int | None = 40  # None: until the time budget
     time_budget: float | None = 540.0
     patience: int | None = 6
     seed: int = 0
@@ -309,7 +309,6 @@ class SpeechTask(Task):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         d = SpeechConfig()
         add_model_options(parser, d.data, d.hidden, d.layers, d.dropout, d.epochs, d.batch_size)
-        parser.set_defaults(time_budget=d.time_budget)
         add = parser.add_argument
         add("--streaming", action="store_true",
             help="unidirectional layers and running normalisation, for rnnkit transcribe "
@@ -331,10 +330,13 @@ class SpeechTask(Task):
             raise ValueError(f"--cell must be one of {sorted(CELLS)}, got {args.cell!r}")
         if args.lm_order < 0:
             raise ValueError(f"--lm-order must be 0 (none) or positive, got {args.lm_order}")
+        # Without --time-budget: SpeechConfig's, which (unlike --time-budget) does not lift
+        # the epoch count (rnnkit.arguments.resolve_epochs).
+        budget = SpeechConfig.time_budget if args.time_budget is None else args.time_budget
         config = SpeechConfig(
             args.data, args.cell, args.hidden, args.layers, args.streaming, args.subsample,
-            args.dropout, args.batch_size, args.lr, args.epochs, args.time_budget,
-            args.patience, args.seed, not args.no_spec_augment, args.n_mels, args.beam,
+            args.dropout, args.batch_size, args.lr, args.epochs,
+            budget, args.patience, args.seed, not args.no_spec_augment, args.n_mels, args.beam,
             args.lm_order, args.lm_weight, args.word_list,
         )  # fmt: skip
         return train_speech(config, args.out, args.resume, args.overwrite, args.quiet)

@@ -60,7 +60,7 @@ OPTIMIZERS = ("adamw", "sgd")
 class TrainConfig:
     """How ``Trainer`` trains: optimiser, schedule, clipping, checkpoints, stopping."""
 
-    epochs: int = 10
+    epochs: int | None = 10  # None: as many as the time budget holds
     time_budget: float | None = None  # seconds for this invocation; None: epochs only
     optimizer: str = "adamw"
     lr: float = 1e-3
@@ -82,10 +82,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        for name in ("epochs", "lr", "max_bad_steps", "checkpoint_every", "keep_checkpoints"):
+        for name in ("lr", "max_bad_steps", "checkpoint_every", "keep_checkpoints"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("clip_norm", "clip_value", "time_budget", "patience"):
+        if self.epochs is None and self.time_budget is None:
+            raise ValueError("epochs=None (as many as the time budget holds) needs a time_budget")
+        for name in ("epochs", "clip_norm", "clip_value", "time_budget", "patience"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive or None, got {value}")
@@ -157,7 +159,8 @@ class Trainer:
                 weight_decay=config.weight_decay,
             )
         per_epoch = batches(0)
-        total = config.epochs * len(per_epoch) if isinstance(per_epoch, Sequence) else None
+        known = config.epochs is not None and isinstance(per_epoch, Sequence)
+        total = config.epochs * len(per_epoch) if known else None
         self.started: float | None = None  # time.monotonic() when fit() began
         elapsed = self._budget_used if config.time_budget is not None else None
         factor = lr_factor(config.schedule, config.warmup_steps, total, elapsed)
@@ -181,7 +184,8 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
 
     def fit(self, resume: bool = False) -> TrainResult:
-        """Train for ``config.epochs`` (or the time budget); with ``resume``, continue from
+        """Train for ``config.epochs`` (or the time budget; with ``epochs=None``, until
+        the budget ends or early stopping); with ``resume``, continue from
         the newest readable checkpoint in the run directory, if any (with none, start
         afresh, dropping the metrics of whatever run was there).
 
@@ -204,8 +208,11 @@ class Trainer:
         try:
             self.started = time.monotonic()
             stopped = "epochs"
-            while self.epoch < self.config.epochs and stopped == "epochs":
+            while self._epochs_left() and stopped == "epochs":
+                ran = self.batches_run
                 stopped = self._run_epoch()
+                if self.config.epochs is None and self.batches_run == ran:
+                    break  # an empty epoch: without an epoch count, the next would be too
                 if stopped == "epochs":
                     stopped = self._end_epoch()
             if self.step == 0:
@@ -214,6 +221,9 @@ class Trainer:
         finally:
             self.metrics.close()
         return TrainResult(self.step, self.epoch, stopped, self.best_metric)
+
+    def _epochs_left(self) -> bool:
+        return self.config.epochs is None or self.epoch < self.config.epochs
 
     def _why_no_step(self, resumed: bool) -> str:
         if self.batches_run == 0:
@@ -228,8 +238,9 @@ class Trainer:
         batches = self.batches(self.epoch)
         total = len(batches) if isinstance(batches, Sequence) else None
         remaining = itertools.islice(batches, self.batch_in_epoch, None)
+        of = f"/{self.config.epochs}" if self.config.epochs is not None else ""
         bar = tqdm(remaining, total=None if total is None else total - self.batch_in_epoch,
-                   desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="batch",
+                   desc=f"epoch {self.epoch + 1}{of}", unit="batch",
                    disable=self.config.quiet or not sys.stderr.isatty() or not self.world.is_main,
                    leave=False)  # fmt: skip
         with bar:
