@@ -51,8 +51,18 @@ from g2p import g2p_table  # noqa: E402
 from speech import speech_table  # noqa: E402
 from speed import cpu_model, table, write_atomically  # noqa: E402
 
-from rnnkit.tasks.charlm import LanguageModelConfig, score_language_model, train_language_model  # noqa: E402
-from rnnkit.tasks.classify import ClassifierConfig, score_classifier, train_classifier  # noqa: E402
+from rnnkit.tasks.charlm import (  # noqa: E402
+    LanguageModelConfig,
+    baseline_bits_per_char,
+    score_language_model,
+    train_language_model,
+)
+from rnnkit.tasks.classify import (  # noqa: E402
+    ClassifierConfig,
+    baseline_accuracies,
+    score_classifier,
+    train_classifier,
+)
 from rnnkit.tasks.generator import GeneratorConfig, GeneratorPredictor, train_generator  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -100,7 +110,12 @@ def run_classifier(config: ClassifierConfig, stack: str) -> dict:
         wall = time.perf_counter() - start
         scores, _, _, _ = score_classifier(Path(out) / "run")
         run = json.loads((Path(out) / "run" / "task.json").read_text())
-    return {"metric": scores["accuracy"], "wall": wall, "steps": run["extra"]["steps"]}
+        start = time.perf_counter()
+        baselines = baseline_accuracies(Path(out) / "run") if stack == "rnnkit" else {}
+        baseline_wall = (time.perf_counter() - start) / max(1, len(baselines))
+    return {"metric": scores["accuracy"], "wall": wall, "steps": run["extra"]["steps"],
+            "baselines": {name: {"metric": accuracy, "wall": baseline_wall, "steps": "-"}
+                          for name, accuracy in baselines.items()}}  # fmt: skip
 
 
 def run_language_model(config: LanguageModelConfig, stack: str) -> dict:
@@ -113,6 +128,9 @@ def run_language_model(config: LanguageModelConfig, stack: str) -> dict:
         train_language_model(config, run_dir, False, False, quiet=True)
         wall = time.perf_counter() - start
         bpc, _, _, _ = score_language_model(run_dir)
+        start = time.perf_counter()
+        baseline, order = baseline_bits_per_char(run_dir) if stack == "rnnkit" else (None, 0)
+        baseline_wall = time.perf_counter() - start
         records = [
             json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
         ]
@@ -121,7 +139,9 @@ def run_language_model(config: LanguageModelConfig, stack: str) -> dict:
         "train": [(r["step"], r["loss"] / 0.6931471805599453) for r in records if "loss" in r],
         "valid": [(r["step"], r["validation"]) for r in records if "validation" in r],
     }
-    return {"metric": bpc, "wall": wall, "steps": steps, "curve": curve}
+    baselines = {} if baseline is None else {
+        f"Kneser-Ney {order}-gram": {"metric": baseline, "wall": baseline_wall, "steps": "-"}}
+    return {"metric": bpc, "wall": wall, "steps": steps, "curve": curve, "baselines": baselines}
 
 
 def generator_table(minutes: float, judge: ClassifierConfig) -> list[str]:
@@ -197,6 +217,16 @@ def plot_curves(curves: dict[str, dict], path: Path) -> None:
     plt.close(figure)
 
 
+def result_rows(rows: list[tuple], label: str, stack: str, metric: str, result: dict) -> list:
+    """One run's table row, then its baselines' (fitted on the same split), each baseline
+    once: both MR rows share the split."""
+    print(label, stack, result["metric"], result["baselines"], file=sys.stderr)
+    shown = {stack for _, stack, _, _ in rows}
+    return [(label, stack, metric, result),
+            *((label, name, metric, r) for name, r in result.pop("baselines").items()
+              if name not in shown)]  # fmt: skip
+
+
 def task_list(text: str) -> tuple[str, ...]:
     tasks = tuple(text.split(","))
     unknown = [task for task in tasks if task not in TASKS]
@@ -227,23 +257,23 @@ def main() -> None:
         for label, extra in (("MR, random embeddings", {}), ("MR, minilm, fixed", pretrained)):
             for stack in ("rnnkit", "torch.nn"):
                 config = ClassifierConfig("sentiment", "mr", time_budget=minutes(10), **mr, **extra)
-                rows.append((label, stack, "test accuracy", run_classifier(config, stack)))
-                print(rows[-1][:2], rows[-1][3]["metric"], file=sys.stderr)
+                result = run_classifier(config, stack)
+                rows += result_rows(rows, label, stack, "test accuracy", result)
     for stack in ("rnnkit", "torch.nn") if "shakespeare" in args.tasks else ():
         config = LanguageModelConfig(hidden=512, layers=2, epochs=100, time_budget=minutes(15))
         result = run_language_model(config, stack)
         curve = result.pop("curve")
         curves[stack] = {**curve, "minutes_per_step": result["wall"] / 60 / result["steps"]}
-        rows.append(("Shakespeare, held-out plays", stack, "bits per character", result))
-        print(rows[-1][:2], result["metric"], file=sys.stderr)
+        rows += result_rows(rows, "Shakespeare, held-out plays", stack, "bits per character",
+                            result)  # fmt: skip
     for stack in ("rnnkit", "torch.nn") if "japanese-vowels" in args.tasks else ():
         epochs = max(1, round(30 * min(1.0, args.scale * 10)))
         config = ClassifierConfig(
             "seqclass", "japanese-vowels", hidden=128, embedding_dim=64, epochs=epochs,
             patience=None,
         )  # fmt: skip
-        rows.append(("JapaneseVowels", stack, "test accuracy", run_classifier(config, stack)))
-        print(rows[-1][:2], rows[-1][3]["metric"], file=sys.stderr)
+        result = run_classifier(config, stack)
+        rows += result_rows(rows, "JapaneseVowels", stack, "test accuracy", result)
     if curves:
         plot_curves(curves, args.out.parent / "charlm_curve.png")
 
@@ -278,8 +308,13 @@ def main() -> None:
         "- MR rows: bidirectional LSTM, 128 units each way, max pooling, dropout 0.5, early "
         "stopping after 5 epochs without a better validation accuracy, the best epoch's "
         "weights; `minilm, fixed` = `--pretrained minilm --freeze-embeddings`",
+        "- baselines (the rows that are not rnnkit or torch.nn), fitted on the same training "
+        "split and scored on the same test examples, wall = fitting and scoring: TF-IDF of word "
+        "1-2-grams + logistic regression and NBSVM (Wang & Manning 2012) for MR, summary "
+        "statistics + logistic regression for JapaneseVowels, an interpolated Kneser-Ney "
+        "character n-gram (order chosen on validation) for Shakespeare",
     ]
-    lines += table(["task", "recurrent layer", "score", "wall min", "steps"], body, text_columns=2)
+    lines += table(["task", "model", "score", "wall min", "steps"], body, text_columns=2)
     lines += ["", "![Shakespeare learning curves](charlm_curve.png)", *sections]
     text = "\n".join(lines) + "\n"
     print(text)

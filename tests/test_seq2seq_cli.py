@@ -66,6 +66,13 @@ def test_train_translate_and_evaluate(trained, capsys, tmp_path):
     scores = task.score_seq2seq(out)
     assert scores["examples"] == len(load_pairs(str(data)).test)
     assert scores[1]["wer"] <= 0.2 and scores[5]["wer"] <= 0.2
+    # chrF is case-sensitive: the lower-case source shares no character with its upper-case
+    # target, and every test word is new to the dictionary, which then copies it.
+    assert scores[1]["chrf"] > 80 and scores[5]["chrf"] > 80
+    assert scores["baselines"] == {"copy the source": 0.0,
+                                   "word-by-word dictionary of the training pairs": 0.0}
+    assert text.splitlines()[-1] == ("baselines, chrF on the same sources: copy the source 0.0, "
+                                     "word-by-word dictionary of the training pairs 0.0")
 
 
 def test_translate_errors(trained, capsys, tmp_path):

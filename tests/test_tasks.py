@@ -4,6 +4,7 @@ directory; and bad input -> one line on stderr, status 2, nothing written or cha
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -47,6 +48,9 @@ def test_sentiment_train_evaluate_predict(tmp_path, capsys, reviews):
     assert json.loads((out / "task.json").read_text())["config"]["hidden"] == 8
     status, text, _ = _run(capsys, "evaluate", out, "--data", reviews)
     assert status == 0 and "30 examples" in text
+    # Fitted on the 24 training rows, which hold every text of the file: all right.
+    assert text.endswith("baselines fitted on the training split, same examples: "
+                         "TF-IDF + LR 100.00%, NBSVM 100.00%\n")  # fmt: skip
     status, text, _ = _run(
         capsys, "predict", out, "Truly great fun", "--trace", "--plot", tmp_path / "t.png"
     )
@@ -147,6 +151,9 @@ def test_charlm_generates_from_a_prime_and_names_unseen_characters(tmp_path, cap
         "--epochs", "2", "--validate-chars", "200", *SMALL,
     )  # fmt: skip
     assert status == 0 and "bits per character" in text
+    # The corpus repeats one passage: an n-gram of its first 80 % predicts the rest.
+    baseline = re.search(r"a Kneser-Ney ([5-8])-gram .*, (\d+\.\d+) bits per character", text)
+    assert baseline and float(baseline[2]) < 0.3
     status, first, _ = _run(
         capsys, "generate", out, "--prime", "ROMEO:", "--length", "40", "--seed", "3"
     )

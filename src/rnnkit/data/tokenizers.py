@@ -18,6 +18,12 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 _WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 
 
+def split_words(text: str) -> list[str]:
+    """The words and punctuation marks of ``text``, as a word-level ``Tokenizer`` reads it
+    (before lower-casing)."""
+    return _WORD.findall(text)
+
+
 class Tokenizer:
     """``kind`` "char" or "word"; ``encode``/``decode`` between text and token indices."""
 
@@ -59,7 +65,7 @@ class Tokenizer:
 
     def split(self, text: str) -> list[str]:
         text = text.lower() if self.lower else text
-        return list(text) if self.kind == "char" else _WORD.findall(text)
+        return list(text) if self.kind == "char" else split_words(text)
 
     def encode(self, text: str, strict: bool = False) -> list[int]:
         """Token indices of ``text``; unknown tokens become ``<unk>``, or, with ``strict``,

@@ -15,6 +15,7 @@ from torch.nn.functional import cross_entropy
 from rnnkit.arguments import add_model_options, positive
 from rnnkit.data import Tokenizer, load_data
 from rnnkit.models import LanguageModel
+from rnnkit.tasks.charlm_baseline import fit_on_validation
 from rnnkit.tasks.export import Graph, batch_and_time, flat_state, nested_state, state_names
 from rnnkit.tasks.interface import Predictor, Task
 from rnnkit.tasks.metrics import bits_per_token
@@ -212,7 +213,25 @@ def evaluate_language_model(run_dir: Path, data: str | None = None) -> str:
     bpc, characters, unknown, where = score_language_model(run_dir, data)
     note = f"; {unknown} characters never seen in training scored as <unk>" if unknown else ""
     nats = bpc * math.log(2)
-    return f"{where}: {characters} characters, {nats:.3f} nats = {bpc:.3f} bits per character{note}"
+    baseline, order = baseline_bits_per_char(run_dir, data)
+    return (f"{where}: {characters} characters, {nats:.3f} nats = {bpc:.3f} bits per "
+            f"character{note}\nbaseline on the same text: a Kneser-Ney {order}-gram of the "
+            f"training text (its order chosen on the validation text), {baseline:.3f} bits "
+            "per character")  # fmt: skip
+
+
+def baseline_bits_per_char(run_dir: Path, data: str | None = None) -> tuple[float, int]:
+    """-> (bits per character, order) of the character n-gram baseline
+    (``charlm_baseline``) on the text ``score_language_model`` scores."""
+    config = load_run(run_dir, ("charlm",))["config"]
+    corpus = load_data(config["data"], "charlm", config["seed"])
+    if data is None:
+        text = corpus.test
+    else:
+        loaded = load_data(data, "charlm", config["seed"])
+        text = loaded.train + loaded.valid + loaded.test
+    model = fit_on_validation(corpus.train, corpus.valid)
+    return model.bits_per_char(text), model.order
 
 
 def score_language_model(run_dir: Path, data: str | None = None) -> tuple[float, int, int, str]:

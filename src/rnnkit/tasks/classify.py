@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -386,33 +387,58 @@ def _sequence(x: object, channels: int) -> np.ndarray:
 
 def evaluate_classifier(run_dir: Path, data: str | None = None) -> str:
     """Accuracy, macro F1 and the confusion matrix on the run's test split, or on every
-    example of ``data``, as text."""
+    example of ``data``, as text; then the simple baselines' accuracy on the same examples."""
     scores, matrix, where, classes = score_classifier(run_dir, data)
+    accuracies = baseline_accuracies(run_dir, data)
+    baselines = ("baselines fitted on the training split, same examples: "
+                 + ", ".join(f"{name} {accuracy:.2%}" for name, accuracy in accuracies.items())
+                 if accuracies else "baselines: not run (scikit-learn is not installed: "
+                 "pip install 'rnnkit[baselines]')")  # fmt: skip
     return (
         f"{where}: {int(matrix.sum())} examples, accuracy {scores['accuracy']:.2%}, "
-        f"macro F1 {scores['macro_f1']:.3f}\n{format_confusion(matrix, classes)}"
+        f"macro F1 {scores['macro_f1']:.3f}\n{format_confusion(matrix, classes)}\n{baselines}"
     )
+
+
+def _examples(config: dict, classes: list[str], data: str | None) -> tuple[list, str]:
+    """-> ((input, the model's class index) to score, what they are): the run's test split,
+    or every example of ``data``."""
+    if data is None:
+        return _load(config).test, f"{config['data']} test split"
+    loaded = _load(config, data)
+    unknown = sorted(set(loaded.classes) - set(classes))
+    if unknown:
+        raise ValueError(f"{data} has classes the model was not trained on: {unknown}")
+    remap = [classes.index(c) for c in loaded.classes]  # the file's class indices -> the model's
+    return [(x, remap[y]) for x, y in loaded.train + loaded.valid + loaded.test], data
 
 
 def score_classifier(run_dir: Path, data: str | None = None):
     """-> (scores {accuracy, macro_f1}, confusion matrix, what was scored, class names)."""
     predictor = ClassifierPredictor(run_dir)
-    config, classes = predictor.config, predictor.classes
-    if data is None:
-        examples = _load(config).test
-        where = f"{config['data']} test split"
-    else:
-        loaded = _load(config, data)
-        examples, where = loaded.train + loaded.valid + loaded.test, data
-        unknown = sorted(set(loaded.classes) - set(classes))
-        if unknown:
-            raise ValueError(f"{data} has classes the model was not trained on: {unknown}")
-        # the file's own class indices -> the model's
-        remap = [classes.index(c) for c in loaded.classes]
-        examples = [(x, remap[y]) for x, y in examples]
+    classes = predictor.classes
+    examples, where = _examples(predictor.config, classes, data)
     predicted = predictor.probabilities([x for x, _ in examples]).argmax(-1)
     matrix = confusion(predicted, torch.tensor([y for _, y in examples]), len(classes))
     return classification_report(matrix), matrix, where, classes
+
+
+def baseline_accuracies(run_dir: Path, data: str | None = None) -> dict[str, float]:
+    """The accuracy of each simple baseline (``classifier_baselines``), fitted on the run's
+    training split and tuned on its validation split, on the examples ``score_classifier``
+    scores. Empty without scikit-learn (``pip install 'rnnkit[baselines]'``)."""
+    if importlib.util.find_spec("sklearn") is None:
+        return {}
+    from rnnkit.tasks import classifier_baselines as baselines
+
+    config = load_run(run_dir, ("sentiment", "seqclass"))["config"]
+    split = _load(config)
+    examples, _ = _examples(config, split.classes, data)
+    sentiment = config["task"] == "sentiment"
+    names = baselines.TEXT_BASELINES if sentiment else baselines.SEQUENCE_BASELINES
+    truth = np.array([y for _, y in examples])
+    return {label: float(np.mean(baselines.fit_baseline(name, split.train, split.valid)(
+                [x for x, _ in examples]) == truth)) for name, label in names.items()}  # fmt: skip
 
 
 class ClassifierTask(Task):

@@ -5,6 +5,7 @@ sampling, scored by word and token error rates, greedy and with beam search.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rnnkit.data.pairs import Example, load_pairs
 from rnnkit.models.seq2seq import BOS, EOS, PAD, Decoded, DecoderState, Memory, Seq2Seq
 from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.interface import Predictor
-from rnnkit.tasks.metrics import sequence_errors
+from rnnkit.tasks.metrics import sequence_error_rates, sequence_errors
 from rnnkit.tasks.run import (
     begin_training,
     check_run,
@@ -25,6 +26,7 @@ from rnnkit.tasks.run import (
     prepare_run,
     save_run,
 )
+from rnnkit.tasks.translation_baselines import WordDictionary, chrf
 from rnnkit.train import BestEpoch, TrainConfig, Trainer, world
 
 TASKS = ("g2p", "seq2seq")
@@ -198,16 +200,34 @@ def load_seq2seq(run_dir: Path) -> tuple[dict, Seq2Seq, Tokenizer, Tokenizer]:
 
 
 def score_seq2seq(run_dir: Path, data: str | None = None, beams=(1, 5)) -> dict:
-    """-> {"where": what was scored, "examples": n, beam: {"wer", "per"}} on the run's test
-    split, or every example of ``data``."""
+    """-> {"where": what was scored, "examples": n, beam: {"wer", "per"[, "chrf"]},
+    "baselines": {name: chrF}} on the run's test split, or every example of ``data``. chrF
+    (of a seq2seq run, with sacrebleu installed) also for copying the source and for a
+    word-by-word dictionary of the training pairs (``translation_baselines``)."""
     run, model, source, target = load_seq2seq(run_dir)
     config = run["config"]
     loaded = load_pairs(data or config["data"], config["seed"], config["source_tokens"],
                         config["target_tokens"])  # fmt: skip
     examples = loaded.test if data is None else loaded.train + loaded.valid + loaded.test
     scores = {"where": data or f"{config['data']} test split", "examples": len(examples)}
+    with_chrf = config["task"] == "seq2seq" and importlib.util.find_spec("sacrebleu") is not None
+    references = [refs for _, refs in examples]
     for beam in beams:
-        scores[beam] = error_rates(model, source, target, examples, beam, config["length_penalty"])
+        predictions, ids = _decoded(model, source, target, examples, beam, config["length_penalty"])
+        scores[beam] = sequence_error_rates(predictions, ids)
+        if with_chrf:
+            scores[beam]["chrf"] = chrf([target.decode(p) for p in predictions], references)
+    if with_chrf:
+        train = loaded.train if data is None else load_pairs(
+            config["data"], config["seed"], config["source_tokens"], config["target_tokens"]
+        ).train
+        dictionary = WordDictionary([(s, t) for s, refs in train for t in refs])
+        sources = [s for s, _ in examples]
+        scores["baselines"] = {
+            "copy the source": chrf(sources, references),
+            "word-by-word dictionary of the training pairs": chrf(
+                [dictionary.translate(s) for s in sources], references),
+        }  # fmt: skip
     return scores
 
 
@@ -216,8 +236,12 @@ def evaluate_seq2seq(run_dir: Path, data: str | None = None) -> str:
     lines = [f"{scores['where']}: {scores['examples']} sources"]
     for beam in (1, 5):
         name = "greedy" if beam == 1 else f"beam {beam}"
+        chrf_text = f", chrF {scores[beam]['chrf']:.1f}" if "chrf" in scores[beam] else ""
         lines.append(f"  {name:>7}: word error rate {scores[beam]['wer']:.2%}, "
-                     f"token error rate {scores[beam]['per']:.2%}")  # fmt: skip
+                     f"token error rate {scores[beam]['per']:.2%}{chrf_text}")  # fmt: skip
+    if "baselines" in scores:
+        lines.append("baselines, chrF on the same sources: " + ", ".join(
+            f"{name} {value:.1f}" for name, value in scores["baselines"].items()))
     return "\n".join(lines)
 
 
