@@ -84,8 +84,8 @@ def test_sentiment_with_pretrained_embeddings(tmp_path, capsys, reviews):
 def test_frozen_pretrained_embeddings_stay_fixed(tmp_path, capsys, reviews):
     out = tmp_path / "run"
     train = ["train", "sentiment", "--data", reviews, "--epochs", "2", "--out", out, *SMALL]
-    status, _, err = _run(capsys, *train, "--freeze-embeddings")
-    assert status == 2 and "--freeze-embeddings" in err and "--pretrained" in err
+    status, _, err = _run(capsys, *train, "--pretrained", "none", "--freeze-embeddings")
+    assert status == 2 and "--freeze-embeddings" in err and "--pretrained minilm" in err
     assert not out.exists()
     status, _, _ = _run(capsys, *train, "--pretrained", "minilm", "--freeze-embeddings")
     assert status == 0
