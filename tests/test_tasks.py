@@ -241,3 +241,18 @@ def test_the_saved_classifier_is_its_best_validation_epoch(tmp_path, capsys, rev
     errors = [r["validation"] for r in records if "validation" in r]
     run = json.loads((out / "task.json").read_text())
     assert len(errors) == 6 and run["extra"]["best_validation_error"] == min(errors)
+
+
+def test_charlm_cosine_schedule_decays_the_rate_to_near_zero(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("ROMEO:\nBut soft, what light.\n\nJULIET:\nAy me.\n" * 40)
+    out = tmp_path / "lm"
+    status, _, _ = _run(
+        capsys, "train", "charlm", "--data", corpus, "--out", out, "--steps", "20", "--layers", "1",
+        "--epochs", "2", "--validate-chars", "200", "--schedule", "cosine", *SMALL,
+    )  # fmt: skip
+    assert status == 0
+    rates = [json.loads(line)["lr"] for line in (out / "metrics.jsonl").read_text().splitlines()
+             if '"lr"' in line]  # fmt: skip
+    assert rates[0] > 2e-3 * 0.9 and rates[-1] < 2e-3 * 0.05
+    assert json.loads((out / "task.json").read_text())["config"]["schedule"] == "cosine"

@@ -28,6 +28,7 @@ from rnnkit.tasks.run import (
     save_run,
 )
 from rnnkit.train import TrainConfig, Trainer, stream_batches, world
+from rnnkit.train.schedule import SCHEDULES
 
 
 @dataclass
@@ -45,6 +46,8 @@ class LanguageModelConfig:
     time_budget: float | None = None
     validate_chars: int = 100_000  # of the validation text, scored after every epoch
     seed: int = 0
+    schedule: str = "constant"  # of the learning rate; "cosine": to 0 by the end (of the
+    # epochs or the time budget, whichever comes first)
 
 
 def build_model(config: dict, vocab_size: int) -> LanguageModel:
@@ -87,7 +90,7 @@ def train_language_model(
     # Checked before anything is written: a bad --lr leaves no trace.
     train_config = TrainConfig(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr, seed=config.seed,
-        quiet=quiet, checkpoint_every=200,
+        quiet=quiet, checkpoint_every=200, schedule=config.schedule,
     )  # fmt: skip
     corpus = load_data(config.data, "charlm", config.seed)
     prepare_run(out, "charlm", resume, overwrite)
@@ -261,12 +264,15 @@ class LanguageModelTask(Task):
         add = parser.add_argument
         add("--steps", type=positive, default=100, help="truncated-BPTT length")
         add("--validate-chars", type=positive, default=100_000)
+        add("--schedule", choices=SCHEDULES, default="constant",
+            help="of the learning rate; cosine decays it to 0 by the end of the epochs or of "
+            "the time budget (default constant)")  # fmt: skip
 
     def train(self, args: argparse.Namespace) -> str:
         config = LanguageModelConfig(
             args.data, args.cell, args.hidden, args.layers, args.embedding_dim, args.dropout,
             args.batch_size, args.steps, args.lr, args.epochs, args.time_budget,
-            args.validate_chars, args.seed,
+            args.validate_chars, args.seed, args.schedule,
         )  # fmt: skip
         return train_language_model(config, args.out, args.resume, args.overwrite, args.quiet)
 
