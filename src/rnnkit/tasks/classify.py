@@ -434,7 +434,7 @@ def baseline_accuracies(run_dir: Path, data: str | None = None) -> dict[str, flo
 
     config = load_run(run_dir, ("sentiment", "seqclass"))["config"]
     split = _load(config)
-    examples, _ = _examples(config, split.classes, data)
+    examples = split.test if data is None else _examples(config, split.classes, data)[0]
     sentiment = config["task"] == "sentiment"
     names = baselines.TEXT_BASELINES if sentiment else baselines.SEQUENCE_BASELINES
     inputs, truth = [x for x, _ in examples], np.array([y for _, y in examples])

@@ -17,7 +17,7 @@ from torch.nn.functional import ctc_loss
 from rnnkit.arguments import add_model_options, positive
 from rnnkit.cells import CELLS
 from rnnkit.data import bucket_batches, pad
-from rnnkit.data.audio import read_wav
+from rnnkit.data.audio import SAMPLE_RATE, read_wav
 from rnnkit.data.log_mel import LogMel, LogMelSettings
 from rnnkit.data.speech import NAMED_SPEECH, load_speech, read_features_npz
 from rnnkit.data.spoken_digits import Utterances
@@ -221,7 +221,7 @@ class SpeechPredictor(Predictor):
         samples = read_wav(audio) if isinstance(audio, (str, Path)) else _samples(audio)
         frames = self.log_mel(samples).numpy()
         if len(frames) < 3:
-            raise ValueError(f"the audio is {len(samples) / 16_000:.3f} s long: too short to "
+            raise ValueError(f"the audio is {len(samples) / SAMPLE_RATE:.3f} s long: too short to "
                              "transcribe (at least 45 ms)")  # fmt: skip
         return frames
 
