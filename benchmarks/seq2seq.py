@@ -4,7 +4,7 @@ word-by-word dictionary of the training pairs, scored on the same held-out sente
 
 wesnoth-fr is 5,620 English -> French sentence pairs (Debian's Wesnoth catalogs,
 ``make wesnoth-fr``), split 80/10/10 by source sentence. The model is trained once with
-characters on both sides and once with words (the default); chrF (Popović 2015, sacrebleu)
+characters on both sides (the default) and once with words; chrF (Popović 2015, sacrebleu)
 is a character n-gram F-score, comparable across both and with the baselines.
 
     make wesnoth-fr && python benchmarks/seq2seq.py     # about 22 minutes

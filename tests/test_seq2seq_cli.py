@@ -137,7 +137,7 @@ def test_g2p_reads_cmudict_letters_to_phonemes(monkeypatch, tmp_path):
     assert target.encode("R IY D") == [target.index[p] for p in ("R", "IY", "D")]
 
 
-def test_defaults_g2p_two_encoder_layers_and_smoothing_seq2seq_words(monkeypatch, tmp_path):
+def test_defaults_g2p_two_encoder_layers_and_smoothing_seq2seq_chars(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(task, "train_seq2seq", lambda config, *rest: seen.append(config) or "")
     assert main(["train", "g2p", "--out", str(tmp_path / "g2p")]) == 0
@@ -145,7 +145,7 @@ def test_defaults_g2p_two_encoder_layers_and_smoothing_seq2seq_words(monkeypatch
     g2p, seq2seq = seen
     assert (g2p.layers, g2p.label_smoothing, g2p.epochs, g2p.schedule) == (2, 0.1, 6, "cosine")
     assert (seq2seq.layers, seq2seq.label_smoothing) == (1, 0.0)
-    assert (seq2seq.source_tokens, seq2seq.target_tokens) == ("word", "word")
+    assert (seq2seq.source_tokens, seq2seq.target_tokens) == ("char", "char")
 
 
 def test_load_translates_what_the_cli_prints(trained, capsys):
