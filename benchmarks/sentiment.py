@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import cpu_model, table, write_atomically  # noqa: E402
+from speed import cpu_model, publish, table  # noqa: E402
 
 import rnnkit  # noqa: E402
 from rnnkit.arguments import resolve_epochs  # noqa: E402
@@ -107,9 +107,7 @@ def main() -> None:
         "",
         *table(["sentence", "P(positive) after each word"], traces, text_columns=2),
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    write_atomically(args.out, text)
+    publish(args.out, lines)
 
 
 if __name__ == "__main__":

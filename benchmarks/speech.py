@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import table, write_atomically  # noqa: E402
+from speed import publish, table  # noqa: E402
 
 from rnnkit.data.audio import SAMPLE_RATE, to_model_rate  # noqa: E402
 from rnnkit.data.speech_synthesis import Voice, synthesiser  # noqa: E402
@@ -155,9 +155,7 @@ def main() -> None:
         "",
         *speech_table(args.scale),
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    write_atomically(args.out, text)
+    publish(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -476,14 +476,17 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_report(path: Path, title: str, sections: list[str]) -> None:
-    """A results file: ``# title``, the date and torch version, then ``sections`` (lines);
-    printed and written atomically."""
-    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    text = "\n".join([f"# {title}", "", f"- date: {now}; torch {torch.__version__}", "",
-                      *sections]) + "\n"  # fmt: skip
+def publish(path: Path, lines: list[str]) -> None:
+    """A results file's lines, printed and written atomically."""
+    text = "\n".join(lines) + "\n"
     print(text)
     write_atomically(path, text)
+
+
+def write_report(path: Path, title: str, sections: list[str]) -> None:
+    """A results file: ``# title``, the date and torch version, then ``sections`` (lines)."""
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    publish(path, [f"# {title}", "", f"- date: {now}; torch {torch.__version__}", "", *sections])
 
 
 def parse_args() -> argparse.Namespace:
