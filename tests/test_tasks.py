@@ -4,6 +4,7 @@ directory; and bad input -> one line on stderr, status 2, nothing written or cha
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import numpy as np
@@ -256,3 +257,23 @@ def test_charlm_cosine_schedule_decays_the_rate_to_near_zero(tmp_path, capsys):
              if '"lr"' in line]  # fmt: skip
     assert rates[0] > 2e-3 * 0.9 and rates[-1] < 2e-3 * 0.05
     assert json.loads((out / "task.json").read_text())["config"]["schedule"] == "cosine"
+
+
+def test_label_smoothing_keeps_the_classifier_loss_above_its_floor(tmp_path, capsys, reviews):
+    """With smoothing 0.2 over two classes the target is (0.9, 0.1): no prediction scores
+    below its entropy, -(0.9 ln 0.9 + 0.1 ln 0.1) = 0.325 nats; without smoothing the
+    separable reviews are learnt to a loss far below it."""
+    floor = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
+    last = {}
+    for smoothing in ("0", "0.2"):
+        out = tmp_path / smoothing
+        argv = ["train", "sentiment", "--data", reviews, "--epochs", "25", "--lr", "0.05",
+                "--dropout", "0", "--label-smoothing", smoothing, "--out", out]  # fmt: skip
+        assert _run(capsys, *argv, *SMALL)[0] == 0
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        losses = [r["loss"] for r in records if "loss" in r]
+        assert min(losses) >= (floor - 1e-4 if smoothing == "0.2" else 0)
+        last[smoothing] = losses[-1]
+    assert last["0"] < floor / 3 < floor < last["0.2"] + 1e-4
+    settings = json.loads((tmp_path / "0.2" / "settings.json").read_text())
+    assert settings["config"]["label_smoothing"] == 0.2

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from rnnkit.data import load_data
-from rnnkit.data.named import load_japanese_vowels, load_mr, load_shakespeare, play_text, read_ts
+from rnnkit.data.named import (
+    load_hutto, load_japanese_vowels, load_mr, load_shakespeare, play_text, read_ts,
+)
 
 
 def test_mr_has_the_scored_sentences_split_80_10_10():
@@ -20,6 +22,18 @@ def test_mr_has_the_scored_sentences_split_80_10_10():
     assert all(text and not text.startswith(" ") for text, _ in data.test)
     texts = [{t for t, _ in part} for part in (data.train, data.valid, data.test)]
     assert not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+
+
+def test_hutto_adds_reviews_tweets_and_editorials_to_mr():
+    data, mr = load_hutto(seed=0), load_mr(seed=0)
+    texts = [{t for t, _ in part} for part in (data.train, data.valid, data.test)]
+    everything = set().union(*texts)
+    # 10,568 + 3,610 + 4,196 + 4,946 rated other than 0, less 74 repeated texts
+    assert len(everything) == sum(len(t) for t in texts) == 23246
+    assert {t for t, _ in mr.train + mr.valid + mr.test} < everything
+    assert "Yay. Another good phone interview." in everything  # a tweet rated +1.44
+    assert not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+    assert data.name == "hutto" and data.classes == ["negative", "positive"]
 
 
 def test_splits_repeat_for_a_seed_and_change_with_it():

@@ -27,7 +27,7 @@ from rnnkit.data.splits import split_three
 
 #: What each task reads: its named data sets, and the file suffixes it accepts.
 TASKS = {
-    "sentiment": (["mr"], (".csv", ".tsv", ".tab")),
+    "sentiment": (["mr", "hutto"], (".csv", ".tsv", ".tab")),
     "charlm": (["shakespeare"], (".txt",)),
     "seqclass": (["japanese-vowels"], (".npz", ".csv")),
 }

