@@ -137,15 +137,17 @@ def test_g2p_reads_cmudict_letters_to_phonemes(monkeypatch, tmp_path):
     assert target.encode("R IY D") == [target.index[p] for p in ("R", "IY", "D")]
 
 
-def test_defaults_g2p_two_encoder_layers_and_smoothing_seq2seq_chars(monkeypatch, tmp_path):
+def test_defaults_g2p_two_encoder_layers_seq2seq_words_more_dropout_and_patience(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(task, "train_seq2seq", lambda config, *rest: seen.append(config) or "")
     assert main(["train", "g2p", "--out", str(tmp_path / "g2p")]) == 0
     assert main(["train", "seq2seq", "--data", "pairs.tsv", "--out", str(tmp_path / "s")]) == 0
     g2p, seq2seq = seen
     assert (g2p.layers, g2p.label_smoothing, g2p.epochs, g2p.schedule) == (2, 0.1, 6, "cosine")
-    assert (seq2seq.layers, seq2seq.label_smoothing) == (1, 0.0)
-    assert (seq2seq.source_tokens, seq2seq.target_tokens) == ("char", "char")
+    assert (g2p.dropout, g2p.patience) == (0.2, 5)
+    assert (seq2seq.layers, seq2seq.label_smoothing, seq2seq.dropout, seq2seq.patience) == (
+        1, 0.1, 0.3, 10)
+    assert (seq2seq.source_tokens, seq2seq.target_tokens) == ("word", "word")
 
 
 def test_load_translates_what_the_cli_prints(trained, capsys):
