@@ -144,7 +144,7 @@ def test_defaults_g2p_two_encoder_layers_seq2seq_words_more_dropout_and_patience
     assert main(["train", "seq2seq", "--data", "pairs.tsv", "--out", str(tmp_path / "s")]) == 0
     g2p, seq2seq = seen
     assert (g2p.layers, g2p.label_smoothing, g2p.epochs, g2p.schedule) == (2, 0.1, 6, "cosine")
-    assert (g2p.dropout, g2p.patience) == (0.2, 5)
+    assert (g2p.dropout, g2p.patience) == (0.1, 5)
     assert (seq2seq.layers, seq2seq.label_smoothing, seq2seq.dropout, seq2seq.patience) == (
         1, 0.1, 0.3, 10)
     assert (seq2seq.source_tokens, seq2seq.target_tokens) == ("word", "word")
