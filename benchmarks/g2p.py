@@ -26,7 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import table, write_report  # noqa: E402
 
-from rnnkit.tasks.seq2seq import Seq2SeqConfig, score_seq2seq, train_seq2seq  # noqa: E402
+from rnnkit.cli import parser  # noqa: E402
+from rnnkit.tasks.seq2seq import score_seq2seq  # noqa: E402
+from rnnkit.tasks.seq2seq_commands import G2P  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Of the 30 CPU-minutes, the rest is left for scoring 12,605 words twice (about 2 min).
@@ -34,21 +36,21 @@ TRAINING_MINUTES = 27
 
 
 def g2p_table(scale: float = 1.0) -> list[str]:
-    config = Seq2SeqConfig(
-        layers=2, dropout=0.1, label_smoothing=0.1, epochs=6, schedule="cosine",  # g2p's defaults
-        time_budget=TRAINING_MINUTES * 60 * scale,
-    )  # fmt: skip
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as out:
         run_dir = Path(out) / "run"
+        args = parser().parse_args(["train", "g2p", "--out", str(run_dir), "--quiet",
+                                    "--time-budget", f"{TRAINING_MINUTES * 60 * scale}s"])
+        args.epochs = args.default_epochs  # the budget caps the default epochs, as without it
         wall, cpu = time.perf_counter(), time.process_time()
-        train_seq2seq(config, run_dir, False, False, quiet=True)
+        G2P.train(args)
         trained_cpu = time.process_time() - cpu
         scores = score_seq2seq(run_dir)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        extra = json.loads((run_dir / "task.json").read_text())["extra"]
+        run = json.loads((run_dir / "task.json").read_text())
     torch.set_num_threads(threads)
+    config, extra = run["config"], run["extra"]
     rows = [
         [name, f"{scores[beam]['wer']:.2%}", f"{scores[beam]['per']:.2%}"]
         for name, beam in (("greedy", 1), ("beam 5", 5))
@@ -57,10 +59,10 @@ def g2p_table(scale: float = 1.0) -> list[str]:
         "## Grapheme to phoneme (CMUdict)",
         "",
         f"- command: `python benchmarks/g2p.py` = `rnnkit train g2p` defaults: "
-        f"{config.layers}-layer bidirectional LSTM encoder and LSTM decoder, "
-        f"{config.hidden} units, additive attention, dropout {config.dropout:g}, label smoothing "
-        f"{config.label_smoothing:g}, {config.epochs} epochs with a cosine learning rate, "
-        "one thread",
+        f"{config['layers']}-layer bidirectional LSTM encoder and LSTM decoder, "
+        f"{config['hidden']} units, {config['attention']} attention, dropout "
+        f"{config['dropout']:g}, label smoothing {config['label_smoothing']:g}, "
+        f"{config['epochs']} epochs with a {config['schedule']} learning rate, one thread",
         f"- {scores['examples']} held-out words; {extra['steps']} steps, {extra['epochs']} "
         f"epochs; CPU time {trained_cpu / 60:.1f} min training, {cpu / 60:.1f} min with "
         f"scoring (wall {wall / 60:.1f} min); target (issue 21): WER <= 25.8 % within 30 "
