@@ -61,10 +61,10 @@ def snippets_csv(name: str, directory: Path) -> Path:
     return path
 
 
-def train_with_defaults(data: str, out: Path, scale: float) -> dict:
-    """``rnnkit train sentiment --data DATA`` as the command line would run it."""
+def train_with_defaults(data: str, out: Path, scale: float, options: tuple = ()) -> dict:
+    """``rnnkit train sentiment --data DATA [OPTIONS]`` as the command line would run it."""
     args = parser().parse_args(["train", "sentiment", "--data", data, "--out", str(out),
-                                "--quiet"])  # fmt: skip
+                                "--quiet", *options])  # fmt: skip
     args.time_budget *= scale
     resolve_epochs(args)
     started = time.perf_counter()

@@ -157,3 +157,20 @@ def test_load_translates_what_the_cli_prints(trained, capsys):
     assert translation.attention.shape == (len(translation.output), 4)
     status, text, _ = _run(capsys, "translate", out, "abcd", "--beam", "1")
     assert status == 0 and text.strip() == f"abcd -> {translation.text}"
+
+
+def test_subwords_on_both_sides_are_fitted_saved_and_joined_back(tmp_path, capsys):
+    words = ["play", "played", "playing", "replay", "player", "work", "worked", "working"]
+    data = tmp_path / "pairs.tsv"  # each sentence to itself, upper-cased
+    data.write_text("".join(f"we {a} {b}\tWE {a.upper()} {b.upper()}\n"
+                            for a in words for b in words))  # fmt: skip
+    out = tmp_path / "run"
+    status, _, _ = _run(capsys, "train", "seq2seq", "--data", data, "--source-tokens", "subword",
+                        "--target-tokens", "subword", "--epochs", "30", "--lr", "0.005",
+                        "--out", out, *SMALL)  # fmt: skip
+    assert status == 0
+    loaded = rnnkit.load(out)
+    assert (loaded.source.kind, loaded.target.kind) == ("subword", "subword")
+    translation = loaded.translate("We replay worked", beam=1)  # a training sentence
+    assert "".join(translation.source) == "\u2581we\u2581replay\u2581worked"
+    assert translation.text == "WE REPLAY WORKED"

@@ -82,6 +82,26 @@ def test_sentiment_with_pretrained_embeddings(tmp_path, capsys, reviews):
     assert "unrecognized arguments: --pretrained" in capsys.readouterr().err
 
 
+def test_sentiment_reads_subwords_and_spells_unseen_words_with_them(tmp_path, capsys, reviews):
+    out = tmp_path / "run"
+    train = ["train", "sentiment", "--data", reviews, "--epochs", "2", "--out", out, *SMALL]
+    status, _, err = _run(capsys, *train, "--tokens", "subword", "--pretrained", "minilm")
+    assert status == 2 and "--tokens subword" in err and "--pretrained none" in err
+    assert not out.exists()
+    status, text, _ = _run(capsys, *train, "--tokens", "subword")  # random embeddings
+    assert status == 0 and "accuracy" in text
+    config = json.loads((out / "task.json").read_text())["config"]
+    assert (config["tokens"], config["pretrained"], config["embedding_dim"]) == ("subword", None, 8)
+    loaded = rnnkit.load(out)
+    assert json.loads((out / "tokenizer.json").read_text())["kind"] == "subword"
+    trace = loaded.trace("truly greatness")  # "greatness" never seen whole
+    assert "".join(trace.steps) == "\u2581truly\u2581greatness" and len(trace.steps) > 2
+    assert 1 not in loaded.tokenizer.encode("truly greatness")
+    ids = torch.tensor([loaded.tokenizer.encode("truly greatness")])
+    with torch.no_grad():
+        torch.testing.assert_close(trace.probabilities[-1], loaded.model(ids).softmax(-1)[0])
+
+
 def test_frozen_pretrained_embeddings_stay_fixed(tmp_path, capsys, reviews):
     out = tmp_path / "run"
     train = ["train", "sentiment", "--data", reviews, "--epochs", "2", "--out", out, *SMALL]

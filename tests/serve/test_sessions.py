@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 import rnnkit
+from rnnkit.cli import main
 from rnnkit.serve.app import Settings, create_app
 from rnnkit.serve.online import OnlineModel, SessionState
+from tests.conftest import TINY
 
 TOL = 1e-5
 
@@ -126,7 +128,7 @@ def test_a_batched_step_equals_the_sessions_one_by_one(tiny_runs, task):
     alone, batched = [SessionState() for _ in inputs], [SessionState() for _ in inputs]
     for t in range(max(map(len, inputs))):
         live = [k for k, seq in enumerate(inputs) if t < len(seq)]
-        steps = [online.encode({field: inputs[k][t]}) for k in live]
+        steps = [online.encode({field: inputs[k][t]})[0] for k in live]
         together = online.step([(batched[k], x) for k, x in zip(live, steps, strict=True)])
         for k, x, reply in zip(live, steps, together, strict=True):
             (single,) = online.step([(alone[k], x)])
@@ -137,3 +139,26 @@ def test_a_batched_step_equals_the_sessions_one_by_one(tiny_runs, task):
                 assert got == pytest.approx(expected, abs=1e-6)
             else:
                 assert reply["probabilities"] == pytest.approx(single["probabilities"], abs=1e-6)
+
+
+def test_a_word_of_a_subword_model_steps_through_its_pieces(tiny_runs, tmp_path):
+    run = tmp_path / "subwords"
+    argv = ["train", "sentiment", "--data", tiny_runs / "reviews.csv", "--tokens", "subword",
+            "--no-bidirectional", "--epochs", "2", "--out", run, *TINY]  # fmt: skip
+    assert main([str(a) for a in argv]) == 0
+    words = ["truly", "greatness", "and", "warmth"]
+    trace = rnnkit.load(run).trace(" ".join(words))
+    ends = [len(trace.steps[: k + 1]) for k, step in enumerate(trace.steps)
+            if k + 1 == len(trace.steps) or trace.steps[k + 1].startswith("\u2581")]  # fmt: skip
+    assert len(ends) == len(words) < len(trace.steps)  # some words are several pieces
+    with TestClient(create_app([run], Settings())) as client:
+        with client.websocket_connect("/v1/models/subwords/stream") as socket:
+            socket.receive_json()
+            for word, end in zip(words, ends, strict=True):
+                socket.send_json({"word": word})
+                reply = socket.receive_json()
+                assert reply["step"] == end
+                got = torch.tensor(list(reply["probabilities"].values()))
+                torch.testing.assert_close(got, trace.probabilities[end - 1], atol=TOL, rtol=0)
+            socket.send_json({"word": "two words"})
+            assert "one word per message, got 2" in socket.receive_json()["error"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnkit.data.packages import package_file
 from rnnkit.data.splits import split_three
+from rnnkit.data.tokenizers import KINDS
 from rnnkit.data.wesnoth import catalog_dir, read_catalog_pairs
 
 #: (source, [reference targets]); every target is a non-empty string.
@@ -22,8 +23,8 @@ Example = tuple[str, list[str]]
 
 @dataclass
 class Pairs:
-    """Examples split three ways; ``target_kind`` "char" or "word" says how targets are cut
-    into tokens (phonemes are words: space-separated)."""
+    """Examples split three ways; ``source_kind`` and ``target_kind`` ("char", "word" or
+    "subword") say how texts are cut into tokens (phonemes are words: space-separated)."""
 
     train: list[Example]
     valid: list[Example]
@@ -93,8 +94,8 @@ def load_pairs(source: str, seed: int = 0, source_kind: str = "char",
     if source == "cmudict":
         return load_cmudict(seed)
     for name, kind in (("source_kind", source_kind), ("target_kind", target_kind)):
-        if kind not in ("char", "word"):
-            raise ValueError(f"{name} must be 'char' or 'word', got {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"{name} must be one of {KINDS}, got {kind!r}")
     if source == "wesnoth-fr":
         pairs, name = read_catalog_pairs(catalog_dir()), source
     else:

@@ -218,11 +218,12 @@ def create_app(runs: list[Path], settings: Settings | None = None) -> FastAPI:
                     await socket.close(code=1000, reason="session ended")
                     return
                 try:
-                    step = model.online.encode(message)
+                    steps = model.online.encode(message)
                 except ValueError as error:
                     await socket.send_json({"error": str(error)})
                     continue
-                reply = await model.stepper.submit((current.state, step))
+                for step in steps:
+                    reply = await model.stepper.submit((current.state, step))
                 model.sessions.used(current)
                 await socket.send_json(reply)
         except WebSocketDisconnect:

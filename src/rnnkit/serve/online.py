@@ -1,6 +1,7 @@
 """One step of a model for an online session: the session keeps the recurrent state, each
 message is one step's input (a word, a character, a vector) and the reply is the
-prediction after it, equal to running the whole prefix at once.
+prediction after it, equal to running the whole prefix at once. (A model of subwords
+takes a word's pieces as steps of their own, and replies after the last.)
 
 Where the model reads left to right and its pooling can be carried step by step (a
 unidirectional classifier pooling ``last``, ``mean`` or ``max``; a character model), the
@@ -80,23 +81,25 @@ class OnlineModel:
         )
         self.pooling = pooling
 
-    def encode(self, message: object) -> Any:
-        """A message -> this step's input (a token id, or a scaled vector); ValueError
-        naming the field for anything else."""
+    def encode(self, message: object) -> list[Any]:
+        """A message -> its steps' inputs (token ids, or a scaled vector): one step, or for
+        a model of subwords, one per piece of the word; ValueError naming the field for
+        anything else."""
         if not isinstance(message, dict) or set(message) != {self.field}:
             raise ValueError(f'each message is {{"{self.field}": ...}} (or {{"end": true}})')
         value = message[self.field]
         if self.task == "charlm":
             if not isinstance(value, str) or len(value) != 1:
                 raise ValueError(f"char: one character per message, got {value!r:.40}")
-            return self.predictor.tokenizer.encode(value, strict=True)[0]
+            return self.predictor.tokenizer.encode(value, strict=True)
         if self.task == "seqclass":
             (x,) = self.predictor.encode([[value]])  # scaled and checked: (1, C)
-            return x[0]
+            return [x[0]]
         (ids,) = self.predictor.encode([value])  # as predict reads a text
-        if len(ids) != 1:
-            raise ValueError(f"word: one word per message, got {len(ids)}")
-        return int(ids[0])
+        words = len(value.split()) if self.predictor.tokenizer.kind == "subword" else len(ids)
+        if words != 1 or len(ids) == 0:
+            raise ValueError(f"word: one word per message, got {words}")
+        return ids.tolist()
 
     def step(self, items: list[tuple[SessionState, Any]]) -> list[dict]:
         """One step of every (session, input): each session's state moves on; -> replies."""

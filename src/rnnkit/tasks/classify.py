@@ -19,6 +19,7 @@ from rnnkit.arguments import add_model_options, positive, rate
 from rnnkit.data import Tokenizer, bucket_batches, load_data, pad
 from rnnkit.data.files import BAD_ROWS, read_sequences_long_csv, read_sequences_npz, read_texts
 from rnnkit.data.pretrained import PRETRAINED, known_words, pretrained_embeddings
+from rnnkit.data.subwords import SIZE
 from rnnkit.models import POOLINGS, SequenceClassifier
 from rnnkit.tasks.export import Graph, batch_and_time
 from rnnkit.tasks.interface import Predictor, Task
@@ -46,7 +47,7 @@ class ClassifierConfig:
     pooling: str = "last"
     embedding_dim: int = 128
     dropout: float = 0.3
-    vocab_size: int = 20000  # sentiment: most frequent words kept
+    vocab_size: int | None = 20000  # sentiment: most frequent tokens kept (None: subwords.SIZE)
     min_freq: int = 1
     batch_size: int = 32
     lr: float = 2e-3
@@ -60,6 +61,7 @@ class ClassifierConfig:
     bad_rows: str = "error"  # a file's rows with an empty text or label: "error" or "skip"
     min_class_count: int = 1  # a file's rarer classes are dropped
     label_smoothing: float = 0.0  # of the training labels (Szegedy et al. 2016)
+    tokens: str = "word"  # sentiment: "word" or "subword" (rnnkit.data.subwords)
 
 
 def _load(config: dict, data: str | None = None):
@@ -138,6 +140,9 @@ def train_classifier(
     if config.freeze_embeddings and not config.pretrained:
         raise ValueError("--freeze-embeddings keeps pretrained embeddings fixed: it needs "
                          "--pretrained minilm")  # fmt: skip
+    if config.tokens == "subword" and config.pretrained:
+        raise ValueError("--tokens subword learns the pieces' embeddings from random ones: "
+                         "use it with --pretrained none")  # fmt: skip
     check_run(out, config.task, resume, overwrite)
     train_config = TrainConfig(
         epochs=config.epochs, time_budget=config.time_budget, lr=config.lr,
@@ -150,7 +155,7 @@ def train_classifier(
     tokenizer, scale = None, None
     if config.task == "sentiment":
         texts = (text for text, _ in data.train)
-        tokenizer = Tokenizer.fit(texts, "word", config.vocab_size, config.min_freq)
+        tokenizer = Tokenizer.fit(texts, config.tokens, config.vocab_size, config.min_freq)
     else:
         steps = np.concatenate([x for x, _ in data.train])
         scale = {"mean": steps.mean(0).tolist(), "std": (steps.std(0) + 1e-6).tolist()}
@@ -483,11 +488,17 @@ class ClassifierTask(Task):
                 help="rows with an empty text or label: stop with an error (default), or "
                 "skip them, listed in the run's skipped_rows.csv")  # fmt: skip
             add("--text-column", default="text")
-            add("--vocab-size", type=positive, default=20000)
+            add("--tokens", choices=("word", "subword"), default="word",
+                help="read texts as words (default) or as subword pieces fitted on the "
+                "training texts, whose embeddings start random (better than words without "
+                "pretrained vectors: benchmarks/results/subwords.md)")  # fmt: skip
+            add("--vocab-size", type=positive, default=None,
+                help=f"the commonest tokens kept (default 20000 words, {SIZE} subwords)")
             add("--min-freq", type=positive, default=1)
-            add("--pretrained", choices=(*PRETRAINED, "none"), default="minilm",
+            add("--pretrained", choices=(*PRETRAINED, "none"), default=None,
                 help="start the word embeddings from a pretrained model's (minilm: "
-                "all-MiniLM-L6-v2's, 384-wide; default), or from random ones (none)")  # fmt: skip
+                "all-MiniLM-L6-v2's, 384-wide; the default with words), or from random ones "
+                "(none; the default with subwords)")  # fmt: skip
             add("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=None,
                 help="keep the pretrained embeddings fixed (default: on with --pretrained)")
         else:
@@ -496,17 +507,21 @@ class ClassifierTask(Task):
 
     def train(self, args: argparse.Namespace) -> str:
         names = ("text_column",) if self.name == "sentiment" else ("id_column", "time_column")
+        tokens = getattr(args, "tokens", "word")
         pretrained = getattr(args, "pretrained", "none")
+        if pretrained is None:  # pretrained vectors are of words; subwords learn their own
+            pretrained = "minilm" if tokens == "word" else "none"
         pretrained = None if pretrained == "none" else pretrained
         freeze = getattr(args, "freeze_embeddings", None)
+        vocab_size = getattr(args, "vocab_size", None) or (20000 if tokens == "word" else None)
         config = ClassifierConfig(
             self.name, args.data, args.cell, args.hidden, args.layers, args.bidirectional,
             args.pooling, args.embedding_dim, args.dropout,
-            getattr(args, "vocab_size", 20000), getattr(args, "min_freq", 1), args.batch_size,
+            vocab_size, getattr(args, "min_freq", 1), args.batch_size,
             args.lr, args.epochs, args.time_budget, args.patience, args.seed,
             {name: getattr(args, name) for name in (*names, "label_column")},
             pretrained, pretrained is not None if freeze is None else freeze,
-            getattr(args, "bad_rows", "error"), args.min_class_count, args.label_smoothing,
+            getattr(args, "bad_rows", "error"), args.min_class_count, args.label_smoothing, tokens,
         )  # fmt: skip
         return train_classifier(config, args.out, args.resume, args.overwrite, args.quiet)
 

@@ -2,7 +2,8 @@
 ``rnnkit.tasks.seq2seq``):
 
 rnnkit train g2p [--attention additive|multiplicative] [--sampling 0.25] --out DIR
-rnnkit train seq2seq --data pairs.tsv [--source-tokens word|char] [--target-tokens ...] --out DIR
+rnnkit train seq2seq --data pairs.tsv [--source-tokens word|char|subword]
+    [--target-tokens ...] --out DIR
 rnnkit translate DIR "recurrent" [--beam 5] [--plot attention.png]
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from rnnkit.arguments import add_epochs_option, add_run_options, duration, positive, rate
 from rnnkit.cells import CELLS
+from rnnkit.data.tokenizers import KINDS
 from rnnkit.models.attention import ATTENTIONS
 from rnnkit.tasks.interface import Task
 from rnnkit.tasks.seq2seq import TranslatorPredictor
@@ -75,8 +77,10 @@ def _add_training_options(command: argparse.ArgumentParser, g2p: bool) -> None:
             "French sentences (after `make wesnoth-fr`)")  # fmt: skip
         # Words on both sides, with dropout 0.3, label smoothing 0.1 and patience 10: on
         # wesnoth-fr the best chrF in 10 minutes (benchmarks/results/seq2seq.md).
-        add("--source-tokens", choices=("char", "word"), default="word")
-        add("--target-tokens", choices=("char", "word"), default="word")
+        # Subwords (pieces fitted on the training side, rnnkit.data.subwords) scored below
+        # words there (benchmarks/results/subwords.md).
+        add("--source-tokens", choices=KINDS, default="word")
+        add("--target-tokens", choices=KINDS, default="word")
     add("--cell", choices=sorted(CELLS), default="lstm")
     add("--hidden", type=positive, default=256, help="hidden size (default 256)")
     # g2p: two encoder layers and label smoothing 0.1 reached a WER 0.9 points lower than
