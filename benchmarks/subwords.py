@@ -8,8 +8,8 @@ sentiment and for seq2seq, each beside the same command with words.
 * wesnoth-fr, English -> French: ``rnnkit train seq2seq`` defaults (10 minutes), words or
   subwords on both sides; chrF with a beam of 5.
 
-    make wesnoth-fr && python benchmarks/subwords.py    # about 40 minutes
-    python benchmarks/subwords.py --scale 0.02          # a smoke run
+    make wesnoth-fr && OMP_NUM_THREADS=1 python benchmarks/subwords.py   # about 45 minutes
+    python benchmarks/subwords.py --scale 0.02                           # a smoke run
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def main() -> None:
         translation = seq2seq_rows(Path(scratch), args.scale)
     sections = [
         f"- {cpu_model()}; {torch.get_num_threads()} torch threads; command: "
-        f"`python benchmarks/subwords.py --scale {args.scale}`",
+        f"`OMP_NUM_THREADS={torch.get_num_threads()} python benchmarks/subwords.py --scale "
+        f"{args.scale}`",
         f"- subwords: at most {SIZE} pieces, fitted on the training side (SentencePiece's "
         "unigram model, Kudo 2018); words: the tokenizer's words and punctuation marks",
         "",
