@@ -176,9 +176,9 @@ class ForecastOnline:
         self.targets = list(predictor.trained["targets"])
         self.covariates = list(predictor.trained["covariates"])
 
-    def encode(self, message: object) -> tuple[SeriesRows, str]:
+    def encode(self, message: object) -> list[tuple[SeriesRows, str]]:
         """``{"observation": {time: ..., target: number or null, ...}}`` (one period) or
-        ``{"observations": [...]}`` (several) -> (their rows, the field); ValueError
+        ``{"observations": [...]}`` (several) -> one step: [(their rows, the field)]; ValueError
         naming the field for anything else. (Whether they come after the session's last
         period is for ``step``.)"""
         fields = ("observation", "observations")
@@ -206,7 +206,7 @@ class ForecastOnline:
                     raise ValueError(f"{at}: {name} must be a number or null (a gap), "
                                      f"got {number!r:.40}")  # fmt: skip
         rows = records_rows(records, self.time_column, self.targets, self.covariates, where)
-        return rows, where
+        return [(rows, where)]
 
     def step(self, items: list[tuple[SessionState, tuple[SeriesRows, str]]]) -> list[dict]:
         """Each session's update, one after the other (one window through the model each):
