@@ -14,19 +14,11 @@ from __future__ import annotations
 import base64
 import io
 
+import sentencepiece
+
 #: Pieces in a fitted vocabulary (the most SentencePiece keeps; a small text yields fewer).
 SIZE = 8000
 WORD_START = "\u2581"
-
-
-def _sentencepiece():
-    try:
-        import sentencepiece
-    except ImportError:  # it is a dependency of rnnkit; a hand-made environment may lack it
-        raise ImportError(
-            "subword tokens need the sentencepiece package: pip install sentencepiece==0.2.3"
-        ) from None
-    return sentencepiece
 
 
 class Subwords:
@@ -35,14 +27,14 @@ class Subwords:
 
     def __init__(self, model: bytes) -> None:
         self.model = model
-        self._processor = _sentencepiece().SentencePieceProcessor(model_proto=model)
+        self._processor = sentencepiece.SentencePieceProcessor(model_proto=model)
 
     @classmethod
     def fit(cls, texts: list[str], size: int = SIZE) -> Subwords:
         """Fitted on ``texts`` on one thread, so that a fit is the same everywhere."""
         model = io.BytesIO()
         try:
-            _sentencepiece().SentencePieceTrainer.train(
+            sentencepiece.SentencePieceTrainer.train(
                 sentence_iterator=iter(texts), model_writer=model, vocab_size=size,
                 model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
                 num_threads=1, minloglevel=2,
